@@ -1,0 +1,19 @@
+"""d2l_ch6: chapter 6 (循环神经网络) of Dive into Deep Learning, runnable.
+
+``import d2l_ch6 as d2l`` runs the book's chapter-6 cells in place of
+``d2lzh``: the same names, argument order and printed lines.
+"""
+from .data import (CORPORA, data_iter_consecutive, data_iter_random,
+                   find_corpus, load_corpus, load_data_jay_lyrics,
+                   load_data_time_machine)
+from .device import try_all_gpus, try_gpu
+from .errors import BadInput, CorpusError, D2LError, TrainingDiverged
+from .models import RNNModel
+from .train import (BOOK, BOOK_GATED, GluonModel, History, Hyper,
+                    ScratchModel, clip_gradient, evaluate_perplexity, fit,
+                    fit_gluon, grad_clipping, new_params, perplexity,
+                    predict, predict_rnn, predict_rnn_gluon, sgd, to_onehot,
+                    train_and_predict_rnn, train_and_predict_rnn_gluon,
+                    unroll)
+
+__version__ = '0.1.0'

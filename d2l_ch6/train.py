@@ -1,0 +1,451 @@
+"""The shared training toolkit: one-hot, clipping, sgd, perplexity,
+prediction and one train-and-predict loop for scratch and Gluon models.
+
+The book's functions (``to_onehot``, ``grad_clipping``, ``sgd``,
+``predict_rnn``, ``predict_rnn_gluon``, ``train_and_predict_rnn``,
+``train_and_predict_rnn_gluon``) keep d2lzh's names, argument order and
+printed lines, as thin fronts over :func:`fit`. Where the book is wrong or
+slow this file says so next to the fix:
+
+* the book's ``for s in state: s.detach()`` throws the detached copies away;
+  here the state really is replaced by its detached copy;
+* the book reads the loss (``asscalar``) and the gradient norm back to the
+  host twice per batch, which serialises MXNet's asynchronous engine; here
+  the loss is summed and the gradients are clipped on the device, and the
+  host waits once per epoch;
+* ``math.exp`` of a diverged loss raises ``OverflowError``; here a diverged
+  run stops with :class:`TrainingDiverged`, naming the epoch.
+"""
+import math
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Optional, Tuple
+
+import numpy as np
+from mxnet import autograd, gluon, init, nd
+from mxnet.gluon import loss as gloss
+
+from .data import data_iter_consecutive, data_iter_random
+from .errors import BadInput, TrainingDiverged
+
+
+@dataclass(frozen=True)
+class Hyper:
+    """Hyper-parameters of a training run; the defaults are 6.4's."""
+    num_hiddens: int = 256
+    num_epochs: int = 250
+    num_steps: int = 35
+    batch_size: int = 32
+    lr: float = 1e2
+    clipping_theta: Optional[float] = 1e-2  # None: no clipping
+    pred_period: int = 50
+    pred_len: int = 50
+    prefixes: Tuple[str, ...] = ('分开', '不分开')
+
+    def __post_init__(self):
+        for name in ('num_hiddens', 'num_epochs', 'num_steps', 'batch_size',
+                     'pred_period'):
+            if getattr(self, name) <= 0:
+                raise BadInput('%s must be positive, got %r'
+                               % (name, getattr(self, name)))
+        if not self.lr > 0:
+            raise BadInput('the learning rate must be positive, got %r'
+                           % self.lr)
+        if self.pred_len < 0:
+            raise BadInput('pred_len must be >= 0, got %r' % self.pred_len)
+
+
+BOOK = Hyper()  # 6.4 and 6.5
+BOOK_GATED = Hyper(num_epochs=160, pred_period=40)  # 6.7 and 6.8
+
+
+def to_onehot(X, size):
+    """(batch, num_steps) indices -> num_steps arrays of (batch, size)."""
+    return [nd.one_hot(x, size) for x in X.T]
+
+
+def _clip(grads, theta):
+    """Scale ``grads`` in place by min(1, theta / ||grads||) on the device."""
+    if theta is None:
+        return
+    norm = nd.sqrt(nd.add_n(*[(g * g).sum() for g in grads]))  # (1,)
+    # theta / max(norm, theta) is theta / norm when norm > theta, else 1:
+    # the book's branch without reading the norm back to the host
+    scale = theta / nd.maximum(norm, theta)
+    for g in grads:
+        nd.broadcast_mul(g, scale, out=g)
+
+
+def grad_clipping(params, theta, ctx=None):
+    """Clip the gradient: if the global L2 norm ``g`` of all gradients
+    exceeds ``theta``, scale every gradient by ``theta / g``.
+
+    ``params`` are NDArrays with attached gradients (``theta=None``: no-op).
+    Same numbers as the book's, computed on the device (``ctx`` is kept for
+    the book's signature; the gradients' own context is used).
+    """
+    _clip([p.grad for p in params], theta)
+
+
+clip_gradient = grad_clipping  # the project card's name
+
+
+def sgd(params, lr, batch_size):
+    """Mini-batch stochastic gradient descent: p -= lr * p.grad / batch."""
+    for param in params:
+        nd.sgd_update(param, param.grad, lr=lr,
+                      rescale_grad=1.0 / batch_size, out=param)
+
+
+def perplexity(mean_loss):
+    """exp(mean cross-entropy); inf (not OverflowError) if it overflows."""
+    try:
+        return math.exp(mean_loss)
+    except OverflowError:
+        return math.inf
+
+
+def check_prefix(prefix, char_to_idx):
+    """Raise BadInput unless every character of ``prefix`` is known."""
+    if not prefix:
+        raise BadInput('the prefix is empty: give at least one character')
+    unknown = [c for c in dict.fromkeys(prefix) if c not in char_to_idx]
+    if unknown:
+        raise BadInput(
+            'prefix %r has character(s) not in the vocabulary: %s. Use '
+            'characters of the training corpus.'
+            % (prefix, ', '.join(repr(c) for c in unknown)))
+
+
+def greedy(Y):
+    """The book's choice: the index of the largest output."""
+    return int(Y.argmax(axis=1).asscalar())
+
+
+def sampler(temperature=1.0, top_k=None, seed=None):
+    """A ``pick`` for :func:`generate` that samples from softmax(Y / T),
+    among the ``top_k`` largest outputs if given, with its own seeded RNG
+    (so a seed gives the same text in every process)."""
+    if not temperature > 0:
+        raise BadInput('the temperature must be positive, got %r'
+                       % temperature)
+    if top_k is not None and top_k < 1:
+        raise BadInput('top_k must be >= 1, got %r' % top_k)
+    rng = np.random.RandomState(seed)
+
+    def pick(Y):
+        logits = Y[0].asnumpy().astype(np.float64) / temperature
+        if top_k is not None and top_k < logits.size:
+            logits[logits < np.sort(logits)[-top_k]] = -np.inf
+        p = np.exp(logits - logits.max())
+        return int(rng.choice(logits.size, p=p / p.sum()))
+    return pick
+
+
+def generate(step, state, prefix, num_chars, idx_to_char, char_to_idx,
+             pick=greedy):
+    """Feed ``prefix`` one character at a time, then ``num_chars`` more
+    chosen by ``pick`` from the outputs; return prefix + new characters.
+
+    ``step(index, state) -> (Y, state)`` with ``Y`` of shape (1, vocab).
+    """
+    check_prefix(prefix, char_to_idx)
+    output = [char_to_idx[prefix[0]]]
+    for t in range(num_chars + len(prefix) - 1):
+        Y, state = step(output[-1], state)
+        if t < len(prefix) - 1:
+            output.append(char_to_idx[prefix[t + 1]])
+        else:
+            output.append(pick(Y))
+    return ''.join(idx_to_char[i] for i in output)
+
+
+def new_params(shapes, ctx):
+    """Fresh scratch parameters with gradients attached: a weight drawn from
+    N(0, 0.01^2) for each 2-d shape, zeros for each 1-d (bias) shape, drawn
+    in order (so a seed gives the book's get_params values)."""
+    params = [nd.random.normal(scale=0.01, shape=shape, ctx=ctx)
+              if len(shape) == 2 else nd.zeros(shape, ctx=ctx)
+              for shape in shapes]
+    for param in params:
+        param.attach_grad()
+    return params
+
+
+def unroll(cell, inputs, state, params):
+    """Run a scratch ``cell`` over ``inputs`` (num_steps arrays of (batch,
+    vocab)) with the output layer ``O_t = H_t W_hq + b_q`` (the last two of
+    ``params``); return the outputs and the final state. ``cell(X, state,
+    params) -> state`` reads its own parameters from the front of
+    ``params``; ``state[0]`` is H."""
+    W_hq, b_q = params[-2:]
+    outputs = []
+    for X in inputs:
+        state = cell(X, state, params)
+        outputs.append(nd.dot(state[0], W_hq) + b_q)
+    return outputs, state
+
+
+class ScratchModel:
+    """A from-scratch model: the book's ``rnn(inputs, state, params)``, its
+    parameters and ``init_rnn_state`` bundled for :func:`fit`."""
+
+    def __init__(self, rnn, params, init_rnn_state, num_hiddens, vocab_size,
+                 ctx):
+        self.rnn, self.params = rnn, params
+        self.init_rnn_state = init_rnn_state
+        self.num_hiddens, self.vocab_size, self.ctx = (
+            num_hiddens, vocab_size, ctx)
+        for param in params:
+            if param.grad is None:
+                param.attach_grad()
+
+    def begin_state(self, batch_size):
+        return self.init_rnn_state(batch_size, self.num_hiddens, self.ctx)
+
+    def __call__(self, X, state):
+        """X: (batch, num_steps) -> outputs (num_steps * batch, vocab)."""
+        outputs, state = self.rnn(to_onehot(X, self.vocab_size), state,
+                                  self.params)
+        return nd.concat(*outputs, dim=0), state
+
+    def step(self, index, state):
+        return self(nd.array([[index]], ctx=self.ctx), state)
+
+    def grads(self):
+        return [p.grad for p in self.params]
+
+    def updater(self, lr):
+        return lambda: sgd(self.params, lr, 1)
+
+
+class GluonModel:
+    """A Gluon block with ``begin_state`` (such as RNNModel) for :func:`fit`:
+    its parameters are updated by a ``gluon.Trainer`` with plain sgd."""
+
+    def __init__(self, model, ctx):
+        self.model, self.ctx = model, ctx
+        self.params = model.collect_params()
+
+    def begin_state(self, batch_size):
+        return self.model.begin_state(batch_size=batch_size, ctx=self.ctx)
+
+    def __call__(self, X, state):
+        return self.model(X, state)
+
+    def step(self, index, state):
+        return self(nd.array([[index]], ctx=self.ctx), state)
+
+    def grads(self):
+        return [p.grad(self.ctx) for p in self.params.values()
+                if p.grad_req != 'null']
+
+    def updater(self, lr):
+        trainer = gluon.Trainer(self.params, 'sgd', {
+            'learning_rate': lr, 'momentum': 0, 'wd': 0})
+        return lambda: trainer.step(1)
+
+
+def predict(model, prefix, num_chars, idx_to_char, char_to_idx,
+            pick=greedy):
+    """Text from a ScratchModel or GluonModel (greedy by default)."""
+    return generate(model.step, model.begin_state(1), prefix, num_chars,
+                    idx_to_char, char_to_idx, pick)
+
+
+def predict_rnn(prefix, num_chars, rnn, params, init_rnn_state,
+                num_hiddens, vocab_size, ctx, idx_to_char, char_to_idx):
+    """Predict ``num_chars`` characters after ``prefix`` with a scratch
+    model (the book's greedy argmax). Unknown characters: BadInput."""
+    model = ScratchModel(rnn, params, init_rnn_state, num_hiddens,
+                         vocab_size, ctx)
+    return predict(model, prefix, num_chars, idx_to_char, char_to_idx)
+
+
+def predict_rnn_gluon(prefix, num_chars, model, vocab_size, ctx, idx_to_char,
+                      char_to_idx):
+    """Predict ``num_chars`` characters after ``prefix`` with a Gluon
+    model (the book's greedy argmax). Unknown characters: BadInput."""
+    return predict(GluonModel(model, ctx), prefix, num_chars, idx_to_char,
+                   char_to_idx)
+
+
+def evaluate_perplexity(model, corpus_indices, num_steps, ctx):
+    """Perplexity of ``model`` on a held-out text, read as one sequence
+    (batch 1, the state carried over): tokens 1..n-1 are predicted."""
+    loss = gloss.SoftmaxCrossEntropyLoss()
+    data = nd.array(corpus_indices, ctx=ctx).reshape((1, -1))
+    n = len(corpus_indices) - 1
+    state, l_sum = model.begin_state(1), nd.zeros((1,), ctx=ctx)
+    for i in range(0, n, num_steps):
+        j = min(i + num_steps, n)
+        outputs, state = model(data[:, i:j], state)
+        l_sum += loss(outputs, data[0, i + 1:j + 1]).sum()
+    return perplexity(l_sum.asscalar() / n)
+
+
+@dataclass
+class History:
+    """What a training run learned: per-epoch perplexity and seconds (and
+    validation perplexity when a held-out text was given), the last
+    predictions, and the trained ``params`` (scratch) or ``model`` (Gluon).
+    """
+    epochs: list = field(default_factory=list)
+    perplexity: list = field(default_factory=list)
+    seconds: list = field(default_factory=list)
+    valid_perplexity: list = field(default_factory=list)
+    predictions: dict = field(default_factory=dict)  # prefix -> text
+    params: object = None
+    model: object = None
+
+    def __repr__(self):
+        if not self.epochs:
+            return 'History(no epoch)'
+        return 'History(%d epochs, perplexity %.3f -> %.3f, %.1f s)' % (
+            len(self.epochs), self.perplexity[0], self.perplexity[-1],
+            sum(self.seconds))
+
+
+def _progress_bar(enabled, start, total):
+    if not enabled:
+        return None
+    from tqdm import tqdm
+    return tqdm(total=total, initial=start, unit='epoch', leave=False,
+                file=sys.stderr, dynamic_ncols=True)
+
+
+def fit(model, corpus_indices, idx_to_char, char_to_idx, hp=BOOK, *, ctx,
+        is_random_iter=False, detach=True, valid_indices=None,
+        history=None, start_epoch=0, on_epoch_end=None, progress=False,
+        log=print):
+    """Train ``model`` (a ScratchModel or GluonModel) on ``corpus_indices``
+    and print the book's lines every ``hp.pred_period`` epochs.
+
+    Random sampling starts every batch from a fresh state; consecutive
+    sampling starts each epoch from a fresh state and carries it over,
+    detached (``detach=False`` is the book's exercise), from batch to batch.
+    The loss is mean softmax cross-entropy; gradients are clipped to
+    ``hp.clipping_theta`` and applied with plain sgd at ``hp.lr``.
+    ``on_epoch_end(epoch, history)`` runs after every epoch (checkpoints).
+    Returns the :class:`History`; raises TrainingDiverged if the loss
+    becomes nan or inf.
+    """
+    data_iter_fn = data_iter_random if is_random_iter \
+        else data_iter_consecutive
+    loss = gloss.SoftmaxCrossEntropyLoss()
+    update = model.updater(hp.lr)
+    history = history if history is not None else History()
+    bar = _progress_bar(progress, start_epoch, hp.num_epochs)
+    write = bar.write if bar is not None else log
+    try:
+        for epoch in range(start_epoch, hp.num_epochs):
+            start = time.time()
+            if not is_random_iter:
+                state = model.begin_state(hp.batch_size)
+            l_sum, n = nd.zeros((1,), ctx=ctx), 0
+            for X, Y in data_iter_fn(corpus_indices, hp.batch_size,
+                                     hp.num_steps, ctx):
+                if is_random_iter:
+                    state = model.begin_state(hp.batch_size)
+                elif detach:
+                    # the book's `for s in state: s.detach()` discarded
+                    # detach()'s result
+                    state = [s.detach() for s in state]
+                with autograd.record():
+                    outputs, state = model(X, state)  # (T*B, vocab)
+                    y = Y.T.reshape((-1,))  # time-major, as outputs
+                    l = loss(outputs, y).mean()
+                l.backward()
+                _clip(model.grads(), hp.clipping_theta)
+                update()
+                l_sum += l * y.size  # stays on the device
+                n += y.size
+            # the one host sync of the epoch
+            ppl = perplexity(l_sum.asscalar() / n)
+            seconds = time.time() - start
+            if not math.isfinite(ppl):
+                last = history.perplexity[-1] if history.perplexity else None
+                raise TrainingDiverged(
+                    epoch + 1, last,
+                    history.epochs[-1] if history.epochs else None)
+            history.epochs.append(epoch + 1)
+            history.perplexity.append(ppl)
+            history.seconds.append(seconds)
+            line = 'epoch %d, perplexity %f, time %.2f sec' % (
+                epoch + 1, ppl, seconds)
+            if valid_indices is not None:
+                history.valid_perplexity.append(evaluate_perplexity(
+                    model, valid_indices, hp.num_steps, ctx))
+                line += ', valid perplexity %f' % (
+                    history.valid_perplexity[-1])
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix(perplexity='%.2f' % ppl)
+            if (epoch + 1) % hp.pred_period == 0:
+                write(line)
+                for prefix in hp.prefixes:
+                    text = predict(model, prefix, hp.pred_len, idx_to_char,
+                                   char_to_idx)
+                    history.predictions[prefix] = text
+                    write(' - ' + text)
+            if on_epoch_end is not None:
+                on_epoch_end(epoch + 1, history)
+    finally:
+        if bar is not None:
+            bar.close()
+    return history
+
+
+def _book_hyper(num_hiddens, num_epochs, num_steps, lr, clipping_theta,
+                batch_size, pred_period, pred_len, prefixes):
+    return Hyper(num_hiddens, num_epochs, num_steps, batch_size, lr,
+                 clipping_theta, pred_period, pred_len, tuple(prefixes))
+
+
+def train_and_predict_rnn(rnn, get_params, init_rnn_state, num_hiddens,
+                          vocab_size, ctx, corpus_indices, idx_to_char,
+                          char_to_idx, is_random_iter, num_epochs, num_steps,
+                          lr, clipping_theta, batch_size, pred_period,
+                          pred_len, prefixes):
+    """Train a from-scratch RNN and predict the next characters (the book's
+    routine and printed lines). Returns the History; ``.params`` holds the
+    trained parameters."""
+    hp = _book_hyper(num_hiddens, num_epochs, num_steps, lr, clipping_theta,
+                     batch_size, pred_period, pred_len, prefixes)
+    params = get_params()
+    model = ScratchModel(rnn, params, init_rnn_state, num_hiddens,
+                         vocab_size, ctx)
+    history = fit(model, corpus_indices, idx_to_char, char_to_idx, hp,
+                  ctx=ctx, is_random_iter=is_random_iter)
+    history.params = params
+    return history
+
+
+def fit_gluon(model, corpus_indices, idx_to_char, char_to_idx, hp=BOOK, *,
+              ctx, initialize=True, **fit_kwargs):
+    """Train a Gluon model with :func:`fit`, as the book does: weights
+    re-initialised from N(0, 0.01^2) (unless ``initialize=False``), and a
+    HybridBlock hybridized into one cached graph. Returns the History with
+    ``.model`` set."""
+    if initialize:
+        model.initialize(ctx=ctx, force_reinit=True, init=init.Normal(0.01))
+    if isinstance(model, gluon.HybridBlock):
+        model.hybridize(static_alloc=True, static_shape=True)
+    history = fit(GluonModel(model, ctx), corpus_indices, idx_to_char,
+                  char_to_idx, hp, ctx=ctx, **fit_kwargs)
+    history.model = model
+    return history
+
+
+def train_and_predict_rnn_gluon(model, num_hiddens, vocab_size, ctx,
+                                corpus_indices, idx_to_char, char_to_idx,
+                                num_epochs, num_steps, lr, clipping_theta,
+                                batch_size, pred_period, pred_len, prefixes):
+    """Train a Gluon model (consecutive sampling, weights re-initialised
+    from N(0, 0.01^2)) and predict: the book's routine and printed lines.
+    Returns the History; ``.model`` is the trained model."""
+    hp = _book_hyper(num_hiddens, num_epochs, num_steps, lr, clipping_theta,
+                     batch_size, pred_period, pred_len, prefixes)
+    return fit_gluon(model, corpus_indices, idx_to_char, char_to_idx, hp,
+                     ctx=ctx)

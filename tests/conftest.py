@@ -1,0 +1,42 @@
+"""Shared fixtures: every test starts from the same seeds, on the CPU, with
+the corpora found through D2L_CH6_DATA (CI) or the usual places."""
+import os
+import random
+
+import mxnet as mx
+import numpy as np
+import pytest
+
+import d2l_ch6 as d2l
+
+
+@pytest.fixture(autouse=True)
+def seed():
+    """Seed python, numpy and mxnet before every test."""
+    random.seed(0)
+    np.random.seed(0)
+    mx.random.seed(0)
+    return 0
+
+
+@pytest.fixture
+def ctx():
+    return mx.cpu()
+
+
+@pytest.fixture(scope='session')
+def jay():
+    """The book's 4-tuple: (corpus_indices, char_to_idx, idx_to_char,
+    vocab_size) of the first 10,000 characters of the Jay Chou lyrics."""
+    return d2l.load_data_jay_lyrics()
+
+
+@pytest.fixture
+def no_quick(monkeypatch):
+    """Book defaults even when D2L_CH6_QUICK is set in the environment."""
+    monkeypatch.delenv('D2L_CH6_QUICK', raising=False)
+
+
+def pytest_report_header(config):
+    return 'D2L_CH6_DATA=%s mxnet %s numpy %s' % (
+        os.environ.get('D2L_CH6_DATA'), mx.__version__, np.__version__)
