@@ -36,13 +36,13 @@ from functools import partial
 from mxnet import nd
 from mxnet.gluon import loss as gloss
 
-from . import cli, deep_rnn
+from . import cli
 from .deep_rnn import CELLS, GLUON_STEPS, gluon_layer, stack
-from .models import (RNNModel, gluon_parity, randomize, run_cell,
-                     scratch_cell_params)
+from .models import (ModelSpec, RNNModel, build_model, gluon_parity,
+                     randomize, run_cell, scratch_cell_params)
 from .rnn_scratch import output_params
-from .train import (BOOK, GluonModel, ScratchModel, evaluate_perplexity,
-                    fit, fit_gluon, perplexity, predict, to_onehot)
+from .train import (BOOK, ScratchModel, evaluate_perplexity,
+                    fit, perplexity, predict, to_onehot)
 
 # the lesson needs few epochs: the bidirectional model collapses quickly
 BOOK_BI = replace(BOOK, num_epochs=120, pred_period=40)
@@ -163,29 +163,27 @@ def stepwise_perplexity(model, corpus_indices, ctx):
 
 
 def leak(corpus_indices, idx_to_char, char_to_idx, vocab_size, hp, ctx,
-         cell='rnn', impl='gluon', num_eval=1000, log=print):
+         cell='rnn', impl='gluon', num_eval=1000, log=print, train=None):
     """Train a unidirectional and a bidirectional model the same way and
     score both on the first ``num_eval`` training characters, read in
     chunks of num_steps (the future of the chunk visible, as in training)
-    and one character at a time (only the past). Returns {'uni': ...,
-    'bi': ...} with the History and the perplexities."""
+    and one character at a time (only the past). ``train(name, model)`` ->
+    History trains a model (default: ``fit``). Returns {'uni': ..., 'bi':
+    ...} with the History and the perplexities."""
     text = corpus_indices[:num_eval]
     results = {}
     for name, bidirectional in (('uni', False), ('bi', True)):
-        log('%s-directional %s (%s)' % (name, cell, impl))
-        if impl == 'gluon':
-            history = fit_gluon(
-                concise_model(vocab_size, hp.num_hiddens, cell,
-                              bidirectional=bidirectional),
-                corpus_indices, idx_to_char, char_to_idx, hp, ctx=ctx)
-            model = GluonModel(history.model, ctx)
+        spec = ModelSpec(impl, cell, hp.num_hiddens,
+                         bidirectional=bidirectional)
+        log('%s-directional: %s (%s)' % (name, spec.describe(), ctx))
+        model = build_model(spec, vocab_size, ctx)
+        if train is not None:
+            history = train(name, model)
         else:
-            make = scratch_model if bidirectional else partial(
-                deep_rnn.scratch_model, num_layers=1)
-            model = make(vocab_size, hp.num_hiddens, ctx, cell)
+            if impl == 'gluon':
+                model.prepare()
             history = fit(model, corpus_indices, idx_to_char, char_to_idx,
                           hp, ctx=ctx)
-            history.params = model.params
         results[name] = dict(
             history=history, train=history.perplexity[-1],
             chunked=evaluate_perplexity(model, text, hp.num_steps, ctx),
@@ -236,8 +234,15 @@ def main(argv=None):
             results['parity'][cell, L] = gap
             print('  %-4s L=%d  %.2e  %.2e' % ((cell, L) + gap))
 
-    results['leak'] = leak(corpus_indices, idx_to_char, char_to_idx,
-                           vocab_size, hp, ctx, args.cell, args.impl)
+    data = (corpus_indices, char_to_idx, idx_to_char, vocab_size)
+    results['leak'] = leak(
+        corpus_indices, idx_to_char, char_to_idx, vocab_size, hp, ctx,
+        args.cell, args.impl,
+        train=lambda name, model: cli.train(args, model, data, hp, ctx,
+                                            name=name))
+    cli.plot(args, {name: results['leak'][name]['history']
+                    for name in ('uni', 'bi')},
+             'unidirectional vs bidirectional %s' % args.cell)
     return results
 
 

@@ -13,10 +13,13 @@ from dataclasses import replace
 import mxnet as mx
 import numpy as np
 
-from .data import CORPORA, load_corpus
+from . import checkpoint
+from .data import CORPORA, load_corpus, split_corpus
 from .device import parse_ctx
 from .errors import D2LError
-from .train import BOOK, Hyper
+from .models import build_model
+from .plots import plot_perplexity
+from .train import BOOK, Hyper, fit
 
 # (number, module, the book's title)
 SECTIONS = [
@@ -50,15 +53,22 @@ def book_hyper(hp=BOOK):
     return replace(hp, **QUICK) if quick() else hp
 
 
-def _positive_int(text):
+def positive_int(text):
     value = int(text)
     if value <= 0:
         raise argparse.ArgumentTypeError('must be a positive integer')
     return value
 
 
+def _fraction(text):
+    value = float(text)
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError('must be in [0, 1)')
+    return value
+
+
 def _num_chars(text):
-    return None if text == 'all' else _positive_int(text)
+    return None if text == 'all' else positive_int(text)
 
 
 def parser(module, doc, hp=None, train=True):
@@ -74,20 +84,20 @@ def parser(module, doc, hp=None, train=True):
     g = p.add_argument_group('shared flags')
     if train:
         hp = book_hyper(hp or BOOK)
-        g.add_argument('--epochs', dest='num_epochs', type=_positive_int,
+        g.add_argument('--epochs', dest='num_epochs', type=positive_int,
                        default=hp.num_epochs, help='training epochs')
-        g.add_argument('--num-hiddens', type=_positive_int,
+        g.add_argument('--num-hiddens', type=positive_int,
                        default=hp.num_hiddens, help='hidden units')
-        g.add_argument('--num-steps', type=_positive_int,
+        g.add_argument('--num-steps', type=positive_int,
                        default=hp.num_steps, help='time steps per example')
-        g.add_argument('--batch-size', type=_positive_int,
+        g.add_argument('--batch-size', type=positive_int,
                        default=hp.batch_size, help='examples per batch')
         g.add_argument('--lr', type=float, default=hp.lr,
                        help='learning rate')
         g.add_argument('--clip', dest='clipping_theta', type=float,
                        default=hp.clipping_theta,
                        help='gradient clipping threshold theta; 0: none')
-        g.add_argument('--pred-period', type=_positive_int,
+        g.add_argument('--pred-period', type=positive_int,
                        default=hp.pred_period,
                        help='print and predict every N epochs')
         g.add_argument('--pred-len', type=int, default=hp.pred_len,
@@ -96,6 +106,18 @@ def parser(module, doc, hp=None, train=True):
                        help='texts to predict from (default: 分开 不分开, '
                        'or traveller / time traveller with --corpus '
                        'timemachine)')
+        g.add_argument('--valid-frac', type=_fraction, default=0.0,
+                       help='hold out this last fraction of the corpus and '
+                       'report its perplexity beside the training one')
+        g.add_argument('--save', metavar='PATH',
+                       help='write a checkpoint (parameters, vocabulary, '
+                       'hyper-parameters) after every epoch')
+        g.add_argument('--resume', metavar='PATH',
+                       help='continue training from a --save checkpoint')
+        g.add_argument('--plot', metavar='PATH',
+                       help='draw perplexity per epoch into a PNG')
+        g.add_argument('--quiet', action='store_true',
+                       help='no progress bar')
     g.add_argument('--seed', type=int, default=0,
                    help='seeds python, numpy and mxnet')
     g.add_argument('--ctx', default='auto',
@@ -134,6 +156,92 @@ def setup(args):
 def load(args):
     """The book's 4-tuple for ``args.corpus`` / ``--num-chars``."""
     return load_corpus(args.corpus, args.num_chars, args.data_dir)
+
+
+def run_path(path, name):
+    """``path`` for a section's only run; with several runs, ``name`` goes
+    before the extension (rnn.params -> rnn-random.params)."""
+    if path is None or name is None:
+        return path
+    root, ext = os.path.splitext(path)
+    return '%s-%s%s' % (root, name, ext)
+
+
+def train(args, model, data, hp, ctx, name=None, is_random_iter=False,
+          detach=True):
+    """Train ``model`` (from ``models.build_model``) on the corpus ``data``
+    (the book's 4-tuple) with the shared flags: --valid-frac, --save
+    (a checkpoint after every epoch), --resume, the progress bar unless
+    --quiet or not a terminal. ``name`` tells the runs of a section apart
+    in file names. Returns the History."""
+    corpus_indices, char_to_idx, idx_to_char, _ = data
+    valid = None
+    if args.valid_frac:
+        corpus_indices, valid = split_corpus(corpus_indices, args.valid_frac)
+    save_path = run_path(args.save, name)
+    history, start = None, 0
+    resume = run_path(args.resume, name)
+    if resume:
+        ckpt = checkpoint.load(resume)
+        checkpoint.check_compatible(ckpt, model.spec, idx_to_char)
+        model.load_state_dict(ckpt.arrays)
+        history, start = ckpt.history(), ckpt.epoch
+        random.setstate(_random_state(ckpt.meta['random_state']))
+        print('resuming %s from epoch %d' % (resume, start))
+    if hasattr(model, 'prepare'):
+        model.prepare(initialize=not resume)
+
+    def on_epoch_end(epoch, h):
+        checkpoint.save(save_path, model, idx_to_char, hp, h,
+                        random_state=random.getstate(),
+                        corpus=args.corpus, num_chars=args.num_chars,
+                        valid_frac=args.valid_frac,
+                        is_random_iter=is_random_iter)
+
+    try:
+        history = fit(model, corpus_indices, idx_to_char, char_to_idx, hp,
+                      ctx=ctx, is_random_iter=is_random_iter, detach=detach,
+                      valid_indices=valid, history=history,
+                      start_epoch=start,
+                      on_epoch_end=on_epoch_end if save_path else None,
+                      progress=not args.quiet
+                      and sys.stderr.isatty())
+    except KeyboardInterrupt:
+        if save_path and os.path.exists(save_path):
+            print('interrupted: the checkpoint of the last complete epoch is '
+                  'in %s; continue with --resume %s'
+                  % (save_path, args.save), file=sys.stderr)
+        raise
+    if save_path:
+        print('checkpoint written to %s' % save_path)
+    return history
+
+
+def _random_state(state):
+    """JSON's lists back into the tuple random.setstate wants."""
+    version, internal, gauss = state
+    return version, tuple(internal), gauss
+
+
+def train_all(args, specs, data, hp, ctx):
+    """Train each ``{name: ModelSpec}`` in turn (a header line each) with
+    :func:`train`; return ``{name: History}`` and draw --plot."""
+    vocab_size = data[3]
+    histories = {}
+    for name, spec in specs.items():
+        print('%s (%s)' % (spec.describe(), ctx))
+        histories[name] = train(args, build_model(spec, vocab_size, ctx),
+                                data, hp, ctx,
+                                name=name if len(specs) > 1 else None)
+    plot(args, histories)
+    return histories
+
+
+def plot(args, histories, title=None):
+    """Draw ``{name: History}`` into --plot (if given)."""
+    if args.plot:
+        plot_perplexity(args.plot, histories, title or args.corpus)
+        print('plot written to %s' % args.plot)
 
 
 def run(main, argv=None):

@@ -23,10 +23,10 @@ from mxnet import nd
 from mxnet.gluon import rnn
 
 from . import cli, gru, lstm, rnn_scratch
-from .models import (RNNModel, gluon_parity, randomize, run_cell,
+from .models import (ModelSpec, RNNModel, gluon_parity, randomize, run_cell,
                      scratch_cell_params)
 from .rnn_scratch import output_params
-from .train import BOOK, ScratchModel, fit, fit_gluon
+from .train import BOOK, ScratchModel
 
 # a scratch cell: its step, its parameters for (num_inputs, num_hiddens,
 # ctx), its zero state for (batch_size, num_hiddens, ctx)
@@ -134,25 +134,15 @@ def parity(cell, num_layers, num_inputs, num_hiddens, num_steps, batch_size,
 def main(argv=None):
     p = cli.parser('deep_rnn', __doc__, BOOK)
     p.add_argument('--cell', choices=sorted(GLUON_LAYERS), default='rnn')
-    p.add_argument('--num-layers', type=int, default=2)
+    p.add_argument('--num-layers', type=cli.positive_int, default=2)
     p.add_argument('--impl', choices=['scratch', 'gluon', 'both'],
                    default='both', help='which deep RNN to train')
     args = p.parse_args(argv)
     ctx, hp = cli.setup(args), cli.hyper(args)
-    corpus_indices, char_to_idx, idx_to_char, vocab_size = cli.load(args)
-    L, results = args.num_layers, {}
-    if args.impl in ('scratch', 'both'):
-        print('scratch %s, %d layers (%s)' % (args.cell, L, ctx))
-        model = scratch_model(vocab_size, hp.num_hiddens, ctx, args.cell, L)
-        results['scratch'] = fit(model, corpus_indices, idx_to_char,
-                                 char_to_idx, hp, ctx=ctx)
-        results['scratch'].params = model.params
-    if args.impl in ('gluon', 'both'):
-        print('rnn.%s(num_layers=%d) in RNNModel (%s)'
-              % (GLUON_LAYERS[args.cell].__name__, L, ctx))
-        results['gluon'] = fit_gluon(
-            concise_model(vocab_size, hp.num_hiddens, args.cell, L),
-            corpus_indices, idx_to_char, char_to_idx, hp, ctx=ctx)
+    impls = ['scratch', 'gluon'] if args.impl == 'both' else [args.impl]
+    results = cli.train_all(args, {
+        impl: ModelSpec(impl, args.cell, hp.num_hiddens, args.num_layers)
+        for impl in impls}, cli.load(args), hp, ctx)
     print('Gluon layers with random weights vs the scratch stack fed their '
           'weights (max |diff| outputs, final state):')
     results['parity'] = {}

@@ -31,11 +31,11 @@ from mxnet import nd
 from mxnet.gluon import rnn
 
 from . import cli
-from .models import (RNNModel, gluon_parity, randomize, run_cell,
+from .models import (ModelSpec, RNNModel, gluon_parity, randomize, run_cell,
                      scratch_cell_params, scratch_dense_params)
 from .rnn_scratch import output_params
 from .train import (BOOK_GATED, GluonModel, ScratchModel,
-                    evaluate_perplexity, fit, fit_gluon, new_params, unroll)
+                    evaluate_perplexity, new_params, unroll)
 
 
 def _three(num_inputs, num_hiddens):
@@ -228,19 +228,11 @@ def main(argv=None):
                    default='both', help='which GRU to train')
     args = p.parse_args(argv)
     ctx, hp = cli.setup(args), cli.hyper(args)
-    corpus_indices, char_to_idx, idx_to_char, vocab_size = cli.load(args)
-    results = {}
-    if args.impl in ('scratch', 'both'):
-        print('scratch GRU (%s)' % ctx)
-        model = scratch_model(vocab_size, hp.num_hiddens, ctx)
-        results['scratch'] = fit(model, corpus_indices, idx_to_char,
-                                 char_to_idx, hp, ctx=ctx)
-        results['scratch'].params = model.params
-    if args.impl in ('gluon', 'both'):
-        print('rnn.GRU in RNNModel (%s)' % ctx)
-        results['gluon'] = fit_gluon(
-            concise_model(vocab_size, hp.num_hiddens), corpus_indices,
-            idx_to_char, char_to_idx, hp, ctx=ctx)
+    data = cli.load(args)
+    impls = ['scratch', 'gluon'] if args.impl == 'both' else [args.impl]
+    results = cli.train_all(args, {
+        impl: ModelSpec(impl, 'gru', hp.num_hiddens) for impl in impls},
+        data, hp, ctx)
 
     gaps = form_gap(10, 8, 6, 3, ctx)
     print('rnn.GRU with random weights vs the scratch cells fed its '
@@ -249,7 +241,7 @@ def main(argv=None):
         print('  %-10s outputs %.2e, final state %.2e' % (form, out, state))
     results['form_gap'] = gaps
     if 'gluon' in results:
-        ppl = trained_gap(results['gluon'].model, corpus_indices[:2000],
+        ppl = trained_gap(results['gluon'].model, data[0][:2000],
                           hp.num_steps, ctx)
         print('trained rnn.GRU, perplexity on the first 2000 characters: '
               'Gluon %.3f, scratch Gluon form %.3f, scratch book form %.3f'

@@ -23,10 +23,10 @@ from mxnet import nd
 from mxnet.gluon import rnn
 
 from . import cli
-from .models import (RNNModel, gluon_parity, randomize, run_cell,
+from .models import (ModelSpec, RNNModel, gluon_parity, randomize, run_cell,
                      scratch_cell_params)
 from .rnn_scratch import output_params
-from .train import BOOK_GATED, ScratchModel, fit, fit_gluon, new_params, unroll
+from .train import BOOK_GATED, ScratchModel, new_params, unroll
 
 
 def cell_params(num_inputs, num_hiddens, ctx):
@@ -101,19 +101,11 @@ def main(argv=None):
                    default='both', help='which LSTM to train')
     args = p.parse_args(argv)
     ctx, hp = cli.setup(args), cli.hyper(args)
-    corpus_indices, char_to_idx, idx_to_char, vocab_size = cli.load(args)
-    results = {}
-    if args.impl in ('scratch', 'both'):
-        print('scratch LSTM (%s)' % ctx)
-        model = scratch_model(vocab_size, hp.num_hiddens, ctx)
-        results['scratch'] = fit(model, corpus_indices, idx_to_char,
-                                 char_to_idx, hp, ctx=ctx)
-        results['scratch'].params = model.params
-    if args.impl in ('gluon', 'both'):
-        print('rnn.LSTM in RNNModel (%s)' % ctx)
-        results['gluon'] = fit_gluon(
-            concise_model(vocab_size, hp.num_hiddens), corpus_indices,
-            idx_to_char, char_to_idx, hp, ctx=ctx)
+    data = cli.load(args)
+    impls = ['scratch', 'gluon'] if args.impl == 'both' else [args.impl]
+    results = cli.train_all(args, {
+        impl: ModelSpec(impl, 'lstm', hp.num_hiddens) for impl in impls},
+        data, hp, ctx)
     results['parity'] = parity(10, 8, 6, 3, ctx)
     print('rnn.LSTM with random weights vs lstm_cell fed its weights: '
           'max |diff| outputs %.2e, final state %.2e' % results['parity'])

@@ -1,10 +1,13 @@
 """The concise model of sections 6.5-6.10 (a Gluon recurrent layer with a
 dense output layer), and the Gluon-layout helpers that let 6.7-6.10 prove
 their scratch cells equal to Gluon's layers with copied weights."""
+from dataclasses import dataclass
+
 from mxnet import gluon, nd
-from mxnet.gluon import nn
+from mxnet.gluon import nn, rnn
 
 from .errors import BadInput
+from .train import GluonModel
 
 
 class RNNModel(gluon.HybridBlock):
@@ -32,6 +35,79 @@ class RNNModel(gluon.HybridBlock):
 
     def begin_state(self, *args, **kwargs):
         return self.rnn.begin_state(*args, **kwargs)
+
+
+LAYERS = {'rnn': rnn.RNN, 'gru': rnn.GRU, 'lstm': rnn.LSTM}
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """What builds a model of this chapter; a checkpoint stores it so that a
+    new process can rebuild the model. ``activation`` is that of an 'rnn'
+    cell: 'tanh' as in 6.4, or 'relu', Gluon's ``rnn.RNN`` default that
+    the book's 6.5 model keeps."""
+    impl: str = 'gluon'  # 'scratch' (NDArray cells) or 'gluon' (RNNModel)
+    cell: str = 'rnn'  # 'rnn', 'gru' or 'lstm'
+    num_hiddens: int = 256
+    num_layers: int = 1
+    bidirectional: bool = False
+    activation: str = 'tanh'
+
+    def __post_init__(self):
+        if self.impl not in ('scratch', 'gluon') or self.cell not in LAYERS \
+                or self.activation not in ('tanh', 'relu'):
+            raise BadInput('unknown model %r' % (self,))
+        if self.num_hiddens < 1 or self.num_layers < 1:
+            raise BadInput('num_hiddens and num_layers must be positive')
+        if self.impl == 'scratch' and self.activation != 'tanh' and (
+                self.num_layers > 1 or self.bidirectional):
+            raise BadInput('the scratch deep and bidirectional RNNs use tanh')
+
+    def describe(self):
+        """'scratch gru, 2 layers' / 'rnn.GRU(256) in RNNModel'."""
+        if self.impl == 'scratch':
+            return 'scratch %s%s%s%s, %d hiddens' % (
+                'bidirectional ' if self.bidirectional else '', self.cell,
+                '' if self.cell != 'rnn' else ' (%s)' % self.activation,
+                '' if self.num_layers == 1 else
+                ', %d layers' % self.num_layers, self.num_hiddens)
+        args = ['%d' % self.num_hiddens]
+        if self.num_layers > 1:
+            args.append('num_layers=%d' % self.num_layers)
+        if self.bidirectional:
+            args.append('bidirectional=True')
+        if self.cell == 'rnn':
+            args.append("activation='%s'" % self.activation)
+        return 'rnn.%s(%s) in RNNModel' % (LAYERS[self.cell].__name__,
+                                          ', '.join(args))
+
+
+def build_model(spec, vocab_size, ctx):
+    """A fresh model of ``spec``: a ScratchModel with new parameters, or a
+    GluonModel around an uninitialised RNNModel (training initialises it as
+    the book does). The model's ``spec`` is set."""
+    if spec.impl == 'scratch':
+        from . import bi_rnn, deep_rnn, gru, lstm, rnn_scratch
+        h, cell, L = spec.num_hiddens, spec.cell, spec.num_layers
+        if spec.bidirectional:
+            model = bi_rnn.scratch_model(vocab_size, h, ctx, cell, L)
+        elif L > 1:
+            model = deep_rnn.scratch_model(vocab_size, h, ctx, cell, L)
+        elif cell == 'rnn':
+            model = rnn_scratch.scratch_model(vocab_size, h, ctx,
+                                              spec.activation)
+        else:
+            model = {'gru': gru, 'lstm': lstm}[cell].scratch_model(
+                vocab_size, h, ctx)
+    else:
+        kwargs = dict(num_layers=spec.num_layers,
+                      bidirectional=spec.bidirectional)
+        if spec.cell == 'rnn':
+            kwargs['activation'] = spec.activation
+        layer = LAYERS[spec.cell](spec.num_hiddens, **kwargs)
+        model = GluonModel(RNNModel(layer, vocab_size), ctx)
+    model.spec = spec
+    return model
 
 
 # ---------------------------------------------------------------------------

@@ -10,8 +10,8 @@ from mxnet import nd
 from mxnet.gluon import rnn
 
 from . import cli
-from .models import RNNModel
-from .train import BOOK, fit_gluon, predict_rnn_gluon
+from .models import ModelSpec, build_model
+from .train import BOOK, predict
 
 
 def layer_shapes(num_hiddens, vocab_size, num_steps, batch_size, ctx):
@@ -27,18 +27,21 @@ def layer_shapes(num_hiddens, vocab_size, num_steps, batch_size, ctx):
 def main(argv=None):
     args = cli.parser('rnn_gluon', __doc__, BOOK).parse_args(argv)
     ctx, hp = cli.setup(args), cli.hyper(args)
-    corpus_indices, char_to_idx, idx_to_char, vocab_size = cli.load(args)
+    data = cli.load(args)
+    corpus_indices, char_to_idx, idx_to_char, vocab_size = data
     state, Y, state_new = layer_shapes(hp.num_hiddens, vocab_size,
                                        hp.num_steps, 2, ctx)
     print('state', state, '-> Y', Y, 'state_new', state_new)
 
-    model = RNNModel(rnn.RNN(hp.num_hiddens), vocab_size)
-    model.initialize(force_reinit=True, ctx=ctx)
-    print('untrained:', predict_rnn_gluon(
-        hp.prefixes[0], 10, model, vocab_size, ctx, idx_to_char,
-        char_to_idx))
-    return fit_gluon(model, corpus_indices, idx_to_char, char_to_idx, hp,
-                     ctx=ctx)
+    # rnn.RNN(num_hiddens): relu, the layer's default the book keeps
+    model = build_model(ModelSpec('gluon', 'rnn', hp.num_hiddens,
+                                  activation='relu'), vocab_size, ctx)
+    model.model.initialize(force_reinit=True, ctx=ctx)
+    print('untrained:', predict(model, hp.prefixes[0], 10, idx_to_char,
+                                char_to_idx))
+    history = cli.train(args, model, data, hp, ctx)
+    cli.plot(args, {'rnn.RNN': history}, 'concise RNN (6.5)')
+    return history
 
 
 if __name__ == '__main__':

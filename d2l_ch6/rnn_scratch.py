@@ -10,7 +10,8 @@ from functools import partial
 from mxnet import nd
 
 from . import cli
-from .train import BOOK, ScratchModel, fit, new_params, unroll
+from .models import ModelSpec, build_model
+from .train import BOOK, ScratchModel, new_params, unroll
 
 ACTIVATIONS = {'tanh': nd.tanh, 'relu': nd.relu}
 
@@ -74,17 +75,19 @@ def main(argv=None):
                    default='tanh')
     args = p.parse_args(argv)
     ctx, hp = cli.setup(args), cli.hyper(args)
-    corpus_indices, char_to_idx, idx_to_char, vocab_size = cli.load(args)
+    data = cli.load(args)
     samplings = ['random', 'consecutive'] if args.sampling == 'both' \
         else [args.sampling]
+    spec = ModelSpec('scratch', 'rnn', hp.num_hiddens,
+                     activation=args.activation)
     histories = {}
     for sampling in samplings:
-        print('%s sampling (%s, %s)' % (sampling, args.activation, ctx))
-        model = scratch_model(vocab_size, hp.num_hiddens, ctx,
-                              args.activation)
-        histories[sampling] = fit(
-            model, corpus_indices, idx_to_char, char_to_idx, hp, ctx=ctx,
+        print('%s sampling, %s (%s)' % (sampling, spec.describe(), ctx))
+        histories[sampling] = cli.train(
+            args, build_model(spec, data[3], ctx), data, hp, ctx,
+            name=sampling if len(samplings) > 1 else None,
             is_random_iter=sampling == 'random')
+    cli.plot(args, histories, 'scratch RNN: random vs consecutive sampling')
     return histories
 
 

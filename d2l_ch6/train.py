@@ -189,7 +189,10 @@ def unroll(cell, inputs, state, params):
 
 class ScratchModel:
     """A from-scratch model: the book's ``rnn(inputs, state, params)``, its
-    parameters and ``init_rnn_state`` bundled for :func:`fit`."""
+    parameters and ``init_rnn_state`` bundled for :func:`fit`. ``spec``
+    (a ModelSpec, set by ``models.build_model``) says how to rebuild it."""
+
+    spec = None
 
     def __init__(self, rnn, params, init_rnn_state, num_hiddens, vocab_size,
                  ctx):
@@ -219,14 +222,37 @@ class ScratchModel:
     def updater(self, lr):
         return lambda: sgd(self.params, lr, 1)
 
+    def state_dict(self):
+        """{name: array}: the parameters, named by their position."""
+        return {str(i): p for i, p in enumerate(self.params)}
+
+    def load_state_dict(self, arrays):
+        """Copy the arrays of :meth:`state_dict` into the parameters."""
+        for name, param in self.state_dict().items():
+            _check_shape(name, param.shape, arrays)
+            param[:] = arrays[name].as_in_context(self.ctx)
+
 
 class GluonModel:
     """A Gluon block with ``begin_state`` (such as RNNModel) for :func:`fit`:
     its parameters are updated by a ``gluon.Trainer`` with plain sgd."""
 
+    spec = None
+
     def __init__(self, model, ctx):
         self.model, self.ctx = model, ctx
         self.params = model.collect_params()
+
+    def prepare(self, initialize=True):
+        """As the book: weights re-initialised from N(0, 0.01^2) (unless
+        ``initialize=False``, e.g. loaded), and a HybridBlock hybridized
+        into one cached graph."""
+        if initialize:
+            self.model.initialize(ctx=self.ctx, force_reinit=True,
+                                  init=init.Normal(0.01))
+        if isinstance(self.model, gluon.HybridBlock):
+            self.model.hybridize(static_alloc=True, static_shape=True)
+        return self
 
     def begin_state(self, batch_size):
         return self.model.begin_state(batch_size=batch_size, ctx=self.ctx)
@@ -245,6 +271,35 @@ class GluonModel:
         trainer = gluon.Trainer(self.params, 'sgd', {
             'learning_rate': lr, 'momentum': 0, 'wd': 0})
         return lambda: trainer.step(1)
+
+    def _named(self):
+        # structural names ('rnn.l0_i2h_weight', 'dense.weight'): the same
+        # in every process, unlike the blocks' counter-based prefixes
+        return self.model._collect_params_with_prefix()
+
+    def state_dict(self):
+        """{name: array} of the parameters, by their place in the block."""
+        return {name: p.data(self.ctx) for name, p in self._named().items()}
+
+    def load_state_dict(self, arrays):
+        """Load the arrays of :meth:`state_dict` (initialises the block)."""
+        for name, param in self._named().items():
+            _check_shape(name, param.shape, arrays)
+            param._load_init(arrays[name], self.ctx)  # as load_parameters
+
+
+def _check_shape(name, shape, arrays):
+    """BadInput unless ``arrays[name]`` fits ``shape`` (0: not yet known,
+    a Gluon parameter waiting for its first input)."""
+    if name not in arrays:
+        raise BadInput('the saved parameters lack %r: they belong to '
+                       'another model' % name)
+    saved = tuple(arrays[name].shape)
+    if len(saved) != len(shape) or any(
+            d and d != s for d, s in zip(shape, saved)):
+        raise BadInput('saved parameter %r has shape %s, the model needs %s:'
+                       ' they belong to another model'
+                       % (name, arrays[name].shape, shape))
 
 
 def predict(model, prefix, num_chars, idx_to_char, char_to_idx,
@@ -289,7 +344,9 @@ def evaluate_perplexity(model, corpus_indices, num_steps, ctx):
 class History:
     """What a training run learned: per-epoch perplexity and seconds (and
     validation perplexity when a held-out text was given), the last
-    predictions, and the trained ``params`` (scratch) or ``model`` (Gluon).
+    predictions, and the trained model: ``net`` (the ScratchModel or
+    GluonModel), ``params`` (its parameters) and, for Gluon, ``model`` (the
+    block).
     """
     epochs: list = field(default_factory=list)
     perplexity: list = field(default_factory=list)
@@ -298,6 +355,7 @@ class History:
     predictions: dict = field(default_factory=dict)  # prefix -> text
     params: object = None
     model: object = None
+    net: object = None
 
     def __repr__(self):
         if not self.epochs:
@@ -394,6 +452,8 @@ def fit(model, corpus_indices, idx_to_char, char_to_idx, hp=BOOK, *, ctx,
     finally:
         if bar is not None:
             bar.close()
+        history.net, history.params = model, model.params
+        history.model = getattr(model, 'model', None)
     return history
 
 
@@ -413,29 +473,21 @@ def train_and_predict_rnn(rnn, get_params, init_rnn_state, num_hiddens,
     trained parameters."""
     hp = _book_hyper(num_hiddens, num_epochs, num_steps, lr, clipping_theta,
                      batch_size, pred_period, pred_len, prefixes)
-    params = get_params()
-    model = ScratchModel(rnn, params, init_rnn_state, num_hiddens,
+    model = ScratchModel(rnn, get_params(), init_rnn_state, num_hiddens,
                          vocab_size, ctx)
-    history = fit(model, corpus_indices, idx_to_char, char_to_idx, hp,
-                  ctx=ctx, is_random_iter=is_random_iter)
-    history.params = params
-    return history
+    return fit(model, corpus_indices, idx_to_char, char_to_idx, hp,
+               ctx=ctx, is_random_iter=is_random_iter)
 
 
 def fit_gluon(model, corpus_indices, idx_to_char, char_to_idx, hp=BOOK, *,
               ctx, initialize=True, **fit_kwargs):
-    """Train a Gluon model with :func:`fit`, as the book does: weights
+    """Train a Gluon block with :func:`fit`, as the book does: weights
     re-initialised from N(0, 0.01^2) (unless ``initialize=False``), and a
-    HybridBlock hybridized into one cached graph. Returns the History with
-    ``.model`` set."""
-    if initialize:
-        model.initialize(ctx=ctx, force_reinit=True, init=init.Normal(0.01))
-    if isinstance(model, gluon.HybridBlock):
-        model.hybridize(static_alloc=True, static_shape=True)
-    history = fit(GluonModel(model, ctx), corpus_indices, idx_to_char,
-                  char_to_idx, hp, ctx=ctx, **fit_kwargs)
-    history.model = model
-    return history
+    HybridBlock hybridized into one cached graph. Returns the History;
+    ``.model`` is the trained block."""
+    net = GluonModel(model, ctx).prepare(initialize)
+    return fit(net, corpus_indices, idx_to_char, char_to_idx, hp, ctx=ctx,
+               **fit_kwargs)
 
 
 def train_and_predict_rnn_gluon(model, num_hiddens, vocab_size, ctx,

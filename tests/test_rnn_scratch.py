@@ -76,7 +76,7 @@ def test_main_both_relu(capsys):
     histories = rnn_scratch.main(SHORT + ['--activation', 'relu'])
     out = capsys.readouterr().out
     assert list(histories) == ['random', 'consecutive']  # the book's order
-    assert 'random sampling (relu' in out.splitlines()[0]
+    assert 'random sampling, scratch rnn (relu)' in out.splitlines()[0]
     for history in histories.values():
         assert history.perplexity[1] < history.perplexity[0]
 

@@ -1,0 +1,49 @@
+"""Generate text from a checkpoint written by ``--save``.
+
+``python -m d2l_ch6 generate PATH --prefix 分开 --length 100`` rebuilds the
+saved model in this process and writes ``--length`` characters after the
+prefix: greedy by default (the book's argmax), or sampled with
+``--temperature T`` and/or ``--top-k K`` (``--seed S`` makes it repeatable).
+"""
+import argparse
+
+from . import checkpoint
+from .device import parse_ctx
+from .train import greedy, predict, sampler
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(
+        prog='python -m d2l_ch6 generate', description=__doc__.split('\n')[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument('checkpoint', help='a file written by --save')
+    p.add_argument('--prefix', default=None,
+                   help="the text to continue (default: the checkpoint's "
+                   'first training prefix)')
+    p.add_argument('--length', type=int, default=100,
+                   help='characters to write after the prefix')
+    p.add_argument('--temperature', type=float, default=None,
+                   help='sample from softmax(outputs / T) instead of argmax')
+    p.add_argument('--top-k', type=int, default=None,
+                   help='sample among the K most likely characters only')
+    p.add_argument('--seed', type=int, default=None,
+                   help='seed of the sampling')
+    p.add_argument('--ctx', default='auto',
+                   help="auto (the book's try_gpu), cpu, gpu or gpu:N")
+    args = p.parse_args(argv)
+    if args.length < 0:
+        p.error('--length must be >= 0')
+    model, ckpt = checkpoint.restore(args.checkpoint, parse_ctx(args.ctx))
+    prefix = args.prefix or ckpt.meta['hyper']['prefixes'][0]
+    sampling = args.temperature is not None or args.top_k is not None
+    pick = sampler(args.temperature or 1.0, args.top_k, args.seed) \
+        if sampling else greedy
+    text = predict(model, prefix, args.length, ckpt.idx_to_char,
+                   ckpt.char_to_idx, pick)
+    print(text)
+    return text
+
+
+if __name__ == '__main__':
+    from .cli import run
+    run(main)
