@@ -3,6 +3,7 @@
 ``import d2l_ch6 as d2l`` runs the book's chapter-6 cells in place of
 ``d2lzh``: the same names, argument order and printed lines.
 """
+from . import _compat  # noqa: F401  (first: before mxnet is imported)
 from .data import (CORPORA, data_iter_consecutive, data_iter_random,
                    find_corpus, load_corpus, load_data_jay_lyrics,
                    load_data_time_machine)

@@ -8,6 +8,7 @@ import argparse
 import os
 import random
 import sys
+import warnings
 from dataclasses import replace
 
 import mxnet as mx
@@ -132,7 +133,7 @@ def parser(module, doc, hp=None, train=True):
 
 def hyper(args):
     """The Hyper of parsed ``args`` (--clip 0 means no clipping)."""
-    theta = args.clipping_theta
+    theta = args.clipping_theta  # 0: no clipping (the exercise)
     prefixes = args.prefixes or PREFIXES[args.corpus]
     return Hyper(args.num_hiddens, args.num_epochs, args.num_steps,
                  args.batch_size, args.lr, theta if theta else None,
@@ -247,6 +248,9 @@ def plot(args, histories, title=None):
 def run(main, argv=None):
     """Run ``main(argv)`` as a command: a D2LError or an mxnet error is one
     line on stderr and a non-zero exit, Ctrl-C a clean exit 130."""
+    # a warning (e.g. a corpus copy with the wrong sha1) is one line too
+    warnings.formatwarning = lambda message, *args, **kwargs: \
+        'warning: %s\n' % message
     try:
         main(argv)
     except D2LError as e:

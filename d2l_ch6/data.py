@@ -10,9 +10,12 @@ is downloaded into the cache (from ``$D2L_CH6_MIRROR/<file>`` if that is set)
 through a temporary file that is renamed only once its sha1 is right.
 """
 import collections
+import contextlib
+import io
 import os
 import random
 import shutil
+import sys
 import tempfile
 import warnings
 import zipfile
@@ -93,7 +96,10 @@ def download(name, dest_dir=None):
     part_dir = tempfile.mkdtemp(prefix='.%s.part-' % c.file, dir=dest_dir)
     tmp = os.path.join(part_dir, c.file)
     try:
-        gutils.download(corpus_url(name), path=tmp, retries=1)
+        print('downloading %s from %s' % (c.file, corpus_url(name)),
+              file=sys.stderr)
+        with contextlib.redirect_stdout(io.StringIO()):  # its temp names
+            gutils.download(corpus_url(name), path=tmp, retries=1)
         if not gutils.check_sha1(tmp, c.sha1):
             raise CorpusError('downloaded %s from %s, but its sha1 is not %s'
                               % (c.file, corpus_url(name), c.sha1))

@@ -35,9 +35,11 @@ def main(argv=None):
         p.error('--length must be >= 0')
     model, ckpt = checkpoint.restore(args.checkpoint, parse_ctx(args.ctx))
     prefix = args.prefix or ckpt.meta['hyper']['prefixes'][0]
-    sampling = args.temperature is not None or args.top_k is not None
-    pick = sampler(args.temperature or 1.0, args.top_k, args.seed) \
-        if sampling else greedy
+    if args.temperature is None and args.top_k is None:
+        pick = greedy
+    else:
+        temperature = 1.0 if args.temperature is None else args.temperature
+        pick = sampler(temperature, args.top_k, args.seed)
     text = predict(model, prefix, args.length, ckpt.idx_to_char,
                    ckpt.char_to_idx, pick)
     print(text)

@@ -54,6 +54,10 @@ class Hyper:
                            % self.lr)
         if self.pred_len < 0:
             raise BadInput('pred_len must be >= 0, got %r' % self.pred_len)
+        if self.clipping_theta is not None and not self.clipping_theta > 0:
+            raise BadInput('the clipping threshold must be positive (or 0 on '
+                           'the command line: no clipping), got %r'
+                           % self.clipping_theta)
 
 
 BOOK = Hyper()  # 6.4 and 6.5

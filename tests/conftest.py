@@ -3,11 +3,11 @@ the corpora found through D2L_CH6_DATA (CI) or the usual places."""
 import os
 import random
 
+# first: d2l_ch6 restores the numpy aliases mxnet needs (numpy >= 1.24)
+import d2l_ch6 as d2l  # noqa: I001
 import mxnet as mx
 import numpy as np
 import pytest
-
-import d2l_ch6 as d2l
 
 
 @pytest.fixture(autouse=True)

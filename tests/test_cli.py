@@ -116,8 +116,10 @@ def test_missing_corpus(tmp_path, monkeypatch, capsys):
         entry.main(['6.5', '--data-dir', str(tmp_path), '--ctx', 'cpu'])
     assert e.value.code == 2
     err = capsys.readouterr().err
-    assert err.startswith('error: corpus file jaychou_lyrics.txt.zip '
-                          'not found')
+    # the attempt is announced, then one error says what to do
+    assert err.startswith('downloading jaychou_lyrics.txt.zip from ')
+    assert err.count('error:') == 1
+    assert 'error: corpus file jaychou_lyrics.txt.zip not found' in err
     assert d2l_ch6.CORPORA['jaychou'].url in err
 
 
