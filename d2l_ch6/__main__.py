@@ -8,7 +8,7 @@ from .cli import SECTIONS, run
 
 # other commands: name -> module
 COMMANDS = {'bench': 'bench', 'exercises': 'exercises',
-            'generate': 'generate'}
+            'generate': 'generate', 'heldout': 'heldout'}
 
 
 def _available(module):
