@@ -28,6 +28,7 @@ class TrainingDiverged(D2LError, FloatingPointError):
                 'last finite perplexity %f at epoch %d'
                 % (last_finite, last_epoch))
         super().__init__(
-            'training diverged at epoch %d (the loss is nan or inf; %s). '
+            'training diverged at epoch %d (the mean loss is nan, or so '
+            'large that its exp overflows; %s). '
             'Clip the gradients (--clip 0.01, the book\'s value) or lower '
             'the learning rate (--lr).' % (epoch, last))
