@@ -4,6 +4,7 @@
 ``d2lzh``: the same names, argument order and printed lines.
 """
 from . import _compat  # noqa: F401  (first: before mxnet is imported)
+from . import _env  # noqa: F401  (thread defaults, before mxnet too)
 from .data import (CORPORA, data_iter_consecutive, data_iter_random,
                    find_corpus, load_corpus, load_data_jay_lyrics,
                    load_data_time_machine)

@@ -41,8 +41,8 @@ from .deep_rnn import CELLS, GLUON_STEPS, gluon_layer, stack
 from .models import (ModelSpec, RNNModel, build_model, gluon_parity,
                      randomize, run_cell, scratch_cell_params)
 from .rnn_scratch import output_params
-from .train import (BOOK, ScratchModel, evaluate_perplexity,
-                    fit, perplexity, predict, to_onehot)
+from .train import (BOOK, ScratchModel, evaluate_perplexity, fed_indices,
+                    fit, output_layer, perplexity, predict, to_onehot)
 
 # the lesson needs few epochs: the bidirectional model collapses quickly
 BOOK_BI = replace(BOOK, num_epochs=120, pred_period=40)
@@ -95,11 +95,12 @@ def bi_layer(cell, inputs, state, params):
 def bi_rnn(inputs, state, params, cell, num_layers=1):
     """The bidirectional RNN: ``num_layers`` two-direction layers of
     ``cell`` (6.9's stack), then ``O_t = H_t W_hq + b_q``; returns the
-    outputs (num_steps arrays of (batch, vocab)) and the flat state."""
+    outputs (num_steps arrays of (batch, vocab); see
+    ``train.output_layer`` for the fast path) and the flat state."""
     W_hq, b_q = params[-2:]
     Hs, state = stack(list(inputs), state, params[:-2], cell, num_layers,
                       layer=bi_layer)
-    return [nd.dot(H, W_hq) + b_q for H in Hs], state
+    return output_layer(Hs, W_hq, b_q, fast=fed_indices(inputs)), state
 
 
 def scratch_model(vocab_size, num_hiddens, ctx, cell='rnn', num_layers=1):

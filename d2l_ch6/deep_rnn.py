@@ -26,7 +26,8 @@ from . import cli, gru, lstm, rnn_scratch
 from .models import (ModelSpec, RNNModel, gluon_parity, randomize, run_cell,
                      scratch_cell_params)
 from .rnn_scratch import output_params
-from .train import BOOK, ScratchModel
+from .train import (BOOK, InputSteps, ScratchModel, fed_indices,
+                    output_layer)
 
 # a scratch cell: its step, its parameters for (num_inputs, num_hiddens,
 # ctx), its zero state for (batch_size, num_hiddens, ctx)
@@ -79,8 +80,11 @@ def stack(inputs, state, params, cell, num_layers, layer=run_cell):
     ``state`` are flat, layer after layer (equal shares each). Returns the
     top layer's Hs and the flat final state."""
     n_p, n_s = len(params) // num_layers, len(state) // num_layers
+    fast = fed_indices(inputs)
     new_state = ()
     for l in range(num_layers):
+        if l > 0 and fast:  # the input products of all steps at once
+            inputs = InputSteps(Hs=inputs)
         inputs, s = layer(cell, inputs, state[l * n_s:(l + 1) * n_s],
                           params[l * n_p:(l + 1) * n_p])
         new_state += s
@@ -90,10 +94,11 @@ def stack(inputs, state, params, cell, num_layers, layer=run_cell):
 def deep_rnn(inputs, state, params, cell, num_layers):
     """The deep RNN: ``num_layers`` layers of ``cell`` (a step function),
     then ``O_t = H_t^(L) W_hq + b_q``; returns the outputs (num_steps
-    arrays of (batch, vocab)) and the flat final state."""
+    arrays of (batch, vocab); see ``train.output_layer`` for the fast path)
+    and the flat final state."""
     W_hq, b_q = params[-2:]
     Hs, state = stack(inputs, state, params[:-2], cell, num_layers)
-    return [nd.dot(H, W_hq) + b_q for H in Hs], state
+    return output_layer(Hs, W_hq, b_q, fast=fed_indices(inputs)), state
 
 
 def scratch_model(vocab_size, num_hiddens, ctx, cell='rnn', num_layers=2):

@@ -35,7 +35,7 @@ from .models import (ModelSpec, RNNModel, gluon_parity, randomize, run_cell,
                      scratch_cell_params, scratch_dense_params)
 from .rnn_scratch import output_params
 from .train import (BOOK_GATED, GluonModel, ScratchModel,
-                    evaluate_perplexity, new_params, unroll)
+                    evaluate_perplexity, new_params, unroll, x_dot)
 
 
 def _three(num_inputs, num_hiddens):
@@ -70,10 +70,10 @@ def gru_cell(X, state, params, R=None, Z=None):
     W_xz, W_hz, b_z, W_xr, W_hr, b_r, W_xh, W_hh, b_h = params[:9]
     H, = state
     if Z is None:
-        Z = nd.sigmoid(nd.dot(X, W_xz) + nd.dot(H, W_hz) + b_z)
+        Z = nd.sigmoid(x_dot(X, W_xz) + nd.dot(H, W_hz) + b_z)
     if R is None:
-        R = nd.sigmoid(nd.dot(X, W_xr) + nd.dot(H, W_hr) + b_r)
-    H_tilda = nd.tanh(nd.dot(X, W_xh) + nd.dot(R * H, W_hh) + b_h)
+        R = nd.sigmoid(x_dot(X, W_xr) + nd.dot(H, W_hr) + b_r)
+    H_tilda = nd.tanh(x_dot(X, W_xh) + nd.dot(R * H, W_hh) + b_h)
     return (Z * H + (1 - Z) * H_tilda, )
 
 
@@ -109,9 +109,9 @@ def gru_cell_gluon(X, state, params):
     b_r, W_xh, W_hh, b_xh, b_hh] (``models.scratch_cell_params``)."""
     W_xz, W_hz, b_z, W_xr, W_hr, b_r, W_xh, W_hh, b_xh, b_hh = params[:10]
     H, = state
-    Z = nd.sigmoid(nd.dot(X, W_xz) + nd.dot(H, W_hz) + b_z)
-    R = nd.sigmoid(nd.dot(X, W_xr) + nd.dot(H, W_hr) + b_r)
-    H_tilda = nd.tanh(nd.dot(X, W_xh) + b_xh + R * (nd.dot(H, W_hh) + b_hh))
+    Z = nd.sigmoid(x_dot(X, W_xz) + nd.dot(H, W_hz) + b_z)
+    R = nd.sigmoid(x_dot(X, W_xr) + nd.dot(H, W_hr) + b_r)
+    H_tilda = nd.tanh(x_dot(X, W_xh) + b_xh + R * (nd.dot(H, W_hh) + b_hh))
     return (Z * H + (1 - Z) * H_tilda, )
 
 

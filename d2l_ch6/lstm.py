@@ -26,7 +26,7 @@ from . import cli
 from .models import (ModelSpec, RNNModel, gluon_parity, randomize, run_cell,
                      scratch_cell_params)
 from .rnn_scratch import output_params
-from .train import BOOK_GATED, ScratchModel, new_params, unroll
+from .train import BOOK_GATED, ScratchModel, new_params, unroll, x_dot
 
 
 def cell_params(num_inputs, num_hiddens, ctx):
@@ -57,10 +57,10 @@ def lstm_cell(X, state, params):
     (W_xi, W_hi, b_i, W_xf, W_hf, b_f, W_xo, W_ho, b_o,
      W_xc, W_hc, b_c) = params[:12]
     H, C = state
-    I = nd.sigmoid(nd.dot(X, W_xi) + nd.dot(H, W_hi) + b_i)
-    F = nd.sigmoid(nd.dot(X, W_xf) + nd.dot(H, W_hf) + b_f)
-    O = nd.sigmoid(nd.dot(X, W_xo) + nd.dot(H, W_ho) + b_o)
-    C_tilda = nd.tanh(nd.dot(X, W_xc) + nd.dot(H, W_hc) + b_c)
+    I = nd.sigmoid(x_dot(X, W_xi) + nd.dot(H, W_hi) + b_i)
+    F = nd.sigmoid(x_dot(X, W_xf) + nd.dot(H, W_hf) + b_f)
+    O = nd.sigmoid(x_dot(X, W_xo) + nd.dot(H, W_ho) + b_o)
+    C_tilda = nd.tanh(x_dot(X, W_xc) + nd.dot(H, W_hc) + b_c)
     C = F * C + I * C_tilda
     H = O * C.tanh()
     return (H, C)

@@ -82,10 +82,13 @@ class ModelSpec:
                                           ', '.join(args))
 
 
-def build_model(spec, vocab_size, ctx):
+def build_model(spec, vocab_size, ctx, fast=False):
     """A fresh model of ``spec``: a ScratchModel with new parameters, or a
     GluonModel around an uninitialised RNNModel (training initialises it as
-    the book does). The model's ``spec`` is set."""
+    the book does). The model's ``spec`` is set. ``fast=True`` gives a
+    ScratchModel the fast path (index inputs: row gathers instead of
+    one-hot products, one output product over all steps; the same
+    numbers); a Gluon model is always compiled (hybridized) by prepare."""
     if spec.impl == 'scratch':
         from . import bi_rnn, deep_rnn, gru, lstm, rnn_scratch
         h, cell, L = spec.num_hiddens, spec.cell, spec.num_layers
@@ -99,6 +102,7 @@ def build_model(spec, vocab_size, ctx):
         else:
             model = {'gru': gru, 'lstm': lstm}[cell].scratch_model(
                 vocab_size, h, ctx)
+        model.fast = fast
     else:
         kwargs = dict(num_layers=spec.num_layers,
                       bidirectional=spec.bidirectional)

@@ -11,7 +11,7 @@ from mxnet import nd
 
 from . import cli
 from .models import ModelSpec, build_model
-from .train import BOOK, ScratchModel, new_params, unroll
+from .train import BOOK, ScratchModel, new_params, unroll, x_dot
 
 ACTIVATIONS = {'tanh': nd.tanh, 'relu': nd.relu}
 
@@ -49,7 +49,7 @@ def rnn_cell(X, state, params, activation=nd.tanh):
     """
     W_xh, W_hh, b_h = params[:3]
     H, = state
-    return (activation(nd.dot(X, W_xh) + nd.dot(H, W_hh) + b_h), )
+    return (activation(x_dot(X, W_xh) + nd.dot(H, W_hh) + b_h), )
 
 
 def rnn(inputs, state, params, activation=nd.tanh):

@@ -73,7 +73,13 @@ def _clip(grads, theta):
     """Scale ``grads`` in place by min(1, theta / ||grads||) on the device."""
     if theta is None:
         return
-    norm = nd.sqrt(nd.add_n(*[(g * g).sum() for g in grads]))  # (1,)
+    if all(g.dtype == np.float32 for g in grads):
+        # one op for all the squared sums: per gradient, (g * g).sum() is a
+        # slow reduction (8 ms a batch for a Gluon GRU, against 1 ms)
+        squares = nd.multi_sum_sq(*grads, num_arrays=len(grads)).sum()
+    else:  # multi_sum_sq answers in float32
+        squares = nd.add_n(*[(g * g).sum() for g in grads])
+    norm = nd.sqrt(squares)  # (1,)
     # theta / max(norm, theta) is theta / norm when norm > theta, else 1:
     # the book's branch without reading the norm back to the host
     scale = theta / nd.maximum(norm, theta)
@@ -177,33 +183,118 @@ def new_params(shapes, ctx):
     return params
 
 
+def x_dot(X, W):
+    """The input product ``X W`` of a scratch cell. X is one-hot (batch,
+    vocab) as in the book, or the hidden states of the layer below (batch,
+    h); or, on the fast path, the indices (batch,) of the one-hot rows: a
+    one-hot row times W is the row of W at its index, so the product is a
+    row gather, and its gradient adds each row's gradient into that row of
+    W. ``ScratchModel(fast=True)`` feeds :class:`InputStep` items, whose
+    products are computed for all steps of the batch at once."""
+    if isinstance(X, InputStep):
+        return X.product(W)
+    if X.ndim == 1:
+        return nd.take(W, X)
+    return nd.dot(X, W)
+
+
+class InputStep:
+    """The X of step ``t`` on the fast path (see :class:`InputSteps`)."""
+
+    def __init__(self, steps, t):
+        self.steps, self.t = steps, t
+
+    def product(self, W):
+        """Step t's share (batch, h) of the product with W."""
+        return self.steps.products(W)[self.t]
+
+
+class InputSteps(list):
+    """The fast path's inputs of one batch, all known before the recurrence
+    runs: the indices X (batch, num_steps) of the characters, or the hidden
+    states Hs (num_steps arrays of (batch, n)) of the layer below. One
+    :class:`InputStep` per time step; the product of a weight W with the
+    inputs of all steps is made at once (one gather or one matrix product,
+    and one gradient op, instead of one per step and gate) and split into
+    the steps' shares."""
+
+    def __init__(self, X=None, Hs=None):
+        # time-major: indices (num_steps, batch), or the states stacked
+        # (num_steps * batch, n)
+        self.X = None if X is None else X.T
+        self.H = None if Hs is None else nd.concat(*Hs, dim=0)
+        self.made = {}  # id(W) -> (W, [step t's share])
+        num_steps = len(Hs) if X is None else X.shape[1]
+        super().__init__(InputStep(self, t) for t in range(num_steps))
+
+    def products(self, W):
+        """[step t's (batch, h) share of the product with W]."""
+        if id(W) not in self.made:
+            if self.X is not None:
+                XW = nd.take(W, self.X)  # (num_steps, batch, h)
+            else:
+                XW = nd.dot(self.H, W).reshape((len(self), -1, W.shape[1]))
+            parts = nd.split(XW, num_outputs=len(self), axis=0,
+                             squeeze_axis=True)
+            self.made[id(W)] = (W, parts if len(self) > 1 else [parts])
+        return self.made[id(W)][1]
+
+
+def fed_indices(inputs):
+    """True if ``inputs`` (one item per step) are those of the fast path
+    rather than the book's one-hot (batch, vocab) arrays."""
+    return isinstance(inputs[0], InputStep) or inputs[0].ndim == 1
+
+
+def output_layer(Hs, W_hq, b_q, fast=False):
+    """The outputs ``O_t = H_t W_hq + b_q`` of the hidden states ``Hs`` (one
+    (batch, h) array per step): one (batch, q) array per step, as in the
+    book; with ``fast`` the same numbers from one product over all steps, as
+    a list holding one (num_steps * batch, q) array (time-major rows)."""
+    if fast:
+        H = nd.concat(*Hs, dim=0)  # (num_steps * batch, h)
+        # FullyConnected (H W^T + b, hence W_hq.T): the same numbers, but
+        # the bias gradient is its fast column sum, where broadcast_add's
+        # backward is a slow reduction over the rows (10 ms a batch)
+        return [nd.FullyConnected(H, W_hq.T, b_q, num_hidden=b_q.size)]
+    return [nd.dot(H, W_hq) + b_q for H in Hs]
+
+
 def unroll(cell, inputs, state, params):
     """Run a scratch ``cell`` over ``inputs`` (num_steps arrays of (batch,
-    vocab)) with the output layer ``O_t = H_t W_hq + b_q`` (the last two of
-    ``params``); return the outputs and the final state. ``cell(X, state,
-    params) -> state`` reads its own parameters from the front of
+    vocab), or the fast path's :class:`InputSteps`) with the output layer
+    ``O_t = H_t W_hq + b_q`` (the last two of ``params``); return the
+    outputs (see :func:`output_layer`) and the final state. ``cell(X,
+    state, params) -> state`` reads its own parameters from the front of
     ``params``; ``state[0]`` is H."""
-    W_hq, b_q = params[-2:]
-    outputs = []
+    Hs = []
     for X in inputs:
         state = cell(X, state, params)
-        outputs.append(nd.dot(state[0], W_hq) + b_q)
-    return outputs, state
+        Hs.append(state[0])
+    return output_layer(Hs, *params[-2:], fast=fed_indices(inputs)), state
 
 
 class ScratchModel:
     """A from-scratch model: the book's ``rnn(inputs, state, params)``, its
     parameters and ``init_rnn_state`` bundled for :func:`fit`. ``spec``
-    (a ModelSpec, set by ``models.build_model``) says how to rebuild it."""
+    (a ModelSpec, set by ``models.build_model``) says how to rebuild it.
+
+    ``fast=True`` feeds ``rnn`` the indices of the inputs (an
+    :class:`InputSteps`) instead of their one-hot arrays: the cells' input
+    products become row gathers made for all steps at once (:func:`x_dot`)
+    and the output layer one product over all steps
+    (:func:`output_layer`); the same numbers, less work.
+    """
 
     spec = None
 
     def __init__(self, rnn, params, init_rnn_state, num_hiddens, vocab_size,
-                 ctx):
+                 ctx, fast=False):
         self.rnn, self.params = rnn, params
         self.init_rnn_state = init_rnn_state
         self.num_hiddens, self.vocab_size, self.ctx = (
             num_hiddens, vocab_size, ctx)
+        self.fast = fast
         for param in params:
             if param.grad is None:
                 param.attach_grad()
@@ -213,8 +304,11 @@ class ScratchModel:
 
     def __call__(self, X, state):
         """X: (batch, num_steps) -> outputs (num_steps * batch, vocab)."""
-        outputs, state = self.rnn(to_onehot(X, self.vocab_size), state,
-                                  self.params)
+        inputs = InputSteps(X) if self.fast \
+            else to_onehot(X, self.vocab_size)
+        outputs, state = self.rnn(inputs, state, self.params)
+        if len(outputs) == 1:  # one step, or the fast output layer
+            return outputs[0], state
         return nd.concat(*outputs, dim=0), state
 
     def step(self, index, state):
@@ -239,7 +333,8 @@ class ScratchModel:
 
 class GluonModel:
     """A Gluon block with ``begin_state`` (such as RNNModel) for :func:`fit`:
-    its parameters are updated by a ``gluon.Trainer`` with plain sgd."""
+    its parameters are updated with plain sgd (what ``gluon.Trainer('sgd')``
+    computes, without its per-step bookkeeping)."""
 
     spec = None
 
@@ -267,14 +362,17 @@ class GluonModel:
     def step(self, index, state):
         return self(nd.array([[index]], ctx=self.ctx), state)
 
+    def _trained(self):
+        return [p for p in self.params.values() if p.grad_req != 'null']
+
     def grads(self):
-        return [p.grad(self.ctx) for p in self.params.values()
-                if p.grad_req != 'null']
+        return [p.grad(self.ctx) for p in self._trained()]
 
     def updater(self, lr):
-        trainer = gluon.Trainer(self.params, 'sgd', {
-            'learning_rate': lr, 'momentum': 0, 'wd': 0})
-        return lambda: trainer.step(1)
+        # the arrays are looked up at every step: initialize() and loading
+        # replace them
+        return lambda: sgd([p.data(self.ctx) for p in self._trained()],
+                           lr, 1)
 
     def _named(self):
         # structural names ('rnn.l0_i2h_weight', 'dense.weight'): the same

@@ -1,0 +1,190 @@
+"""The benchmark: a tiny run writes every field and a PNG; the work it
+counts equals a hand count and the matrix products the models really make."""
+import json
+import os
+import subprocess
+import sys
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from mxnet import nd
+
+from d2l_ch6 import bench
+from d2l_ch6.models import ModelSpec, build_model
+
+FIELDS = ['model', 'impl', 'ctx', 'sec_per_epoch', 'sec_min', 'sec_max',
+          'tokens_per_sec', 'gflop_per_epoch', 'gflops', 'limit_gflops',
+          'limit_fraction', 'book_sec_per_epoch', 'speedup_vs_book']
+
+
+def test_tiny_run_writes_json_and_png(tmp_path, capsys):
+    pytest.importorskip('d2lzh')
+    path, png = tmp_path / 'bench.json', tmp_path / 'bench.png'
+    rows = bench.main(['--ctx', 'cpu', '--epochs', '1', '--num-hiddens', '8',
+                       '--corpus-chars', '2000', '--square', '128',
+                       '--models', 'rnn-scratch,gru-gluon', '--quiet',
+                       '--json', str(path), '--plot', str(png)])
+    saved = json.loads(path.read_text())
+    assert saved == json.loads(json.dumps(rows))
+    assert [(r['model'], r['impl']) for r in saved] == [
+        ('rnn', 'scratch'), ('gru', 'gluon')]
+    for r in saved:
+        assert all(r[f] is not None for f in FIELDS), r
+        assert r['ctx'] == 'cpu(0)' and r['epochs'] == 1
+        assert r['sec_min'] <= r['sec_per_epoch'] <= r['sec_max']
+        assert r['speedup_vs_book'] == pytest.approx(
+            r['book_sec_per_epoch'] / r['sec_per_epoch'])
+        assert r['gflops'] == pytest.approx(
+            r['gflop_per_epoch'] / r['sec_per_epoch'])
+        assert r['limit_fraction'] == pytest.approx(
+            r['gflops'] / r['limit_gflops'])
+        # 2000 characters: one batch of 32 x 35 per epoch
+        assert r['batches_per_epoch'] == 1
+        assert r['tokens_per_sec'] == pytest.approx(32 * 35 /
+                                                    r['sec_per_epoch'])
+    assert saved[0]['fast'] and not saved[1]['fast']
+    data = png.read_bytes()
+    assert data[:8] == b'\x89PNG\r\n\x1a\n'
+    import matplotlib.image
+    assert matplotlib.image.imread(str(png)).shape[:2][0] > 100
+    out = capsys.readouterr().out
+    assert 'rnn scratch fast cpu(0)' in out and 'gru gluon cpu(0)' in out
+
+
+def test_no_book_and_plain_scratch(capsys):
+    rows = bench.main(['--ctx', 'cpu', '--epochs', '2', '--num-hiddens', '4',
+                       '--corpus-chars', '2000', '--square', '64',
+                       '--models', 'lstm-scratch', '--no-fast', '--no-book',
+                       '--quiet'])
+    r, = rows
+    assert not r['fast'] and r['book_sec_per_epoch'] is None
+    assert r['speedup_vs_book'] is None and len(r['seconds']) == 2
+
+
+def test_unknown_model_is_a_usage_error():
+    with pytest.raises(SystemExit):
+        bench.main(['--models', 'transformer'])
+
+
+def hand_count_gru(V, h, B, T, fast):
+    """The scratch GRU of one batch, counted by hand: per step three gates,
+    each X (B, V) W_x (V, h) and H (B, h) W_h (h, h); then the output
+    layer (T * B, h) W_hq (h, V). Forward 2mkn each; backward 2mkn for the
+    weight and 2mkn for H (not for one-hot X)."""
+    x_product = 2 * B * V * h * 2  # forward + weight gradient
+    h_product = 2 * B * h * h * 3  # forward + weight + H gradients
+    output = 2 * T * B * h * V * 3
+    per_step = 3 * ((0 if fast else x_product) + h_product)
+    return T * per_step + output
+
+
+@pytest.mark.parametrize('fast', [False, True])
+def test_flops_equal_a_hand_count(fast):
+    spec = ModelSpec('scratch', 'gru', 6)
+    prods = bench.products(spec, 13, 3, 5, fast)
+    assert bench.flops(prods) == hand_count_gru(13, 6, 3, 5, fast)
+
+
+def test_flops_of_two_bidirectional_layers_by_hand():
+    V, h, B, T = 9, 4, 2, 3
+    spec = ModelSpec('gluon', 'lstm', h, num_layers=2, bidirectional=True)
+    g = 4 * h
+    layer1 = 2 * (2 * T * B * V * g * 2 + 2 * T * B * h * g * 3)
+    layer2 = 2 * (2 * T * B * 2 * h * g * 3 + 2 * T * B * h * g * 3)
+    output = 2 * T * B * 2 * h * V * 3
+    assert bench.flops(bench.products(spec, V, B, T)) == (
+        layer1 + layer2 + output)
+
+
+SPECS = [ModelSpec('scratch', cell, 5, num_layers, bidirectional)
+         for cell in ('rnn', 'gru', 'lstm')
+         for num_layers, bidirectional in ((1, False), (2, False),
+                                           (2, True))]
+
+
+@pytest.mark.parametrize('fast', [False, True])
+@pytest.mark.parametrize('spec', SPECS, ids=lambda s: s.describe())
+def test_forward_count_equals_the_products_the_model_makes(
+        spec, fast, monkeypatch, ctx):
+    """Count 2mkn of every product (nd.dot, nd.FullyConnected) a scratch
+    model really makes in one forward pass; compare with the forward share
+    of the counter."""
+    V, B, T = 7, 3, 4
+    model = build_model(spec, V, ctx, fast=fast)
+    X = nd.array(np.random.randint(0, V, size=(B, T)), ctx=ctx)
+    state = model.begin_state(B)
+    made = []
+    dot, fully_connected = nd.dot, nd.FullyConnected
+
+    def counting_dot(a, b, **kwargs):
+        made.append(2 * a.shape[0] * a.shape[1] * b.shape[1])
+        return dot(a, b, **kwargs)
+
+    def counting_fc(data, weight, *args, **kwargs):
+        made.append(2 * data.shape[0] * data.shape[1] * weight.shape[0])
+        return fully_connected(data, weight, *args, **kwargs)
+    monkeypatch.setattr(nd, 'dot', counting_dot)
+    monkeypatch.setattr(nd, 'FullyConnected', counting_fc)
+    model(X, state)
+    forward = sum(2 * m * k * n * times for _, m, k, n, times, _ in
+                  bench.products(spec, V, B, T, fast))
+    assert sum(made) == forward
+
+
+def test_num_batches_is_the_sampler_count(jay):
+    corpus_indices = jay[0]
+    # (10000 // 32 - 1) // 35 = 8 batches: the book's epoch
+    assert bench.num_batches(corpus_indices, 32, 35) == 8
+    assert bench.num_batches(corpus_indices[:2000], 32, 35) == 1
+
+
+def test_models_table_matches_the_sections():
+    assert len(bench.MODELS) == 10
+    names = {bench.model_name(spec) + ' ' + spec.impl
+             for _, spec in bench.MODELS.values()}
+    assert names == {'%s %s' % (m, i) for m in
+                     ('rnn', 'gru', 'lstm', 'deep-rnn', 'bi-rnn')
+                     for i in ('scratch', 'gluon')}
+    # 6.5's Gluon RNN is rnn.RNN with its default ReLU
+    assert bench.MODELS['rnn-gluon'][1] == replace(
+        ModelSpec('gluon', 'rnn'), activation='relu')
+
+
+def cpuinfo_cores():
+    """Physical cores from /proc/cpuinfo: distinct (physical id, core id)
+    of the CPUs this process may use (None where the file lacks them)."""
+    try:
+        text = open('/proc/cpuinfo').read()
+    except OSError:
+        return None
+    allowed, cores = os.sched_getaffinity(0), set()
+    for block in text.strip().split('\n\n'):
+        fields = dict(line.split(':', 1) for line in block.splitlines()
+                      if ':' in line)
+        fields = {k.strip(): v.strip() for k, v in fields.items()}
+        if 'core id' not in fields:
+            return None
+        if int(fields['processor']) in allowed:
+            cores.add((fields.get('physical id'), fields['core id']))
+    return len(cores) or None
+
+
+def test_physical_cores_counts_each_core_once():
+    from d2l_ch6 import _env
+    expected = cpuinfo_cores()
+    if expected is None:
+        pytest.skip('no core ids in /proc/cpuinfo')
+    assert _env.physical_cores() == expected
+
+
+@pytest.mark.parametrize('preset', [None, '3'])
+def test_omp_threads_default_and_the_users_value(preset):
+    env = {k: v for k, v in os.environ.items() if k != 'OMP_NUM_THREADS'}
+    if preset:
+        env['OMP_NUM_THREADS'] = preset
+    out = subprocess.run(
+        [sys.executable, '-c', 'import os, d2l_ch6, d2l_ch6._env as e; '
+         'print(os.environ["OMP_NUM_THREADS"], e.physical_cores())'],
+        env=env, capture_output=True, text=True, check=True).stdout.split()
+    assert out[0] == (preset or out[1])
