@@ -138,6 +138,12 @@ def test_bad_input_gets_one_clear_message(sandbox, name, prepare, argv,
     assert len(errors) == 1, r.stderr
 
 
+def _default_sigint():
+    # a shell starts background jobs with SIGINT ignored, and Python keeps
+    # an ignored SIGINT ignored: give the child the default, as in a terminal
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_interrupted_training_keeps_the_last_epoch_and_resumes(sandbox):
     """Ctrl-C (SIGINT) in the middle of training with --save: a clean exit
     with a message, the checkpoint of the last complete epoch on disk, and
@@ -148,7 +154,8 @@ def test_interrupted_training_keeps_the_last_epoch_and_resumes(sandbox):
             '--save', str(path)]
     proc = subprocess.Popen(argv, cwd=str(sandbox['work']),
                             env=sandbox['env'], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True,
+                            preexec_fn=_default_sigint)
     deadline = time.time() + 120
     while not path.exists() and time.time() < deadline:
         time.sleep(0.2)
