@@ -98,6 +98,7 @@ def machine():
     """What the stamp says about the machine and the libraries."""
     return dict(platform=platform.platform(), cpu=_cpu_model(),
                 cpus=os.cpu_count(), gpus=_gpus(),
+                threads=os.environ.get('OMP_NUM_THREADS', 'default'),
                 python=platform.python_version(),
                 mxnet=_version('mxnet'), numpy=_version('numpy'))
 
@@ -117,10 +118,12 @@ def stamp_text(info, seconds, quick, when):
     mode = ('**快速模式**（D2L_CH6_QUICK=1：每次训练只跑几轮，数字不可当真）'
             if quick else '书中的设置')
     return ('> %s（由 `notebooks/execute.py` 自动生成，请勿手改）：%s 在 '
-            '%s（%s，%d 个 CPU%s）上用 Python %s、mxnet %s、numpy %s '
-            '在新内核中从头执行，%s；整个笔记本用时 **%s**。' % (
+            '%s（%s，%d 个 CPU%s，OMP_NUM_THREADS=%s）上用 Python %s、'
+            'mxnet %s、numpy %s 在新内核中从头执行，%s；整个笔记本用时 '
+            '**%s**。' % (
                 STAMP_TITLE, when, info['platform'], info['cpu'],
-                info['cpus'], gpu, info['python'], info['mxnet'],
+                info['cpus'], gpu, info.get('threads', 'default'),
+                info['python'], info['mxnet'],
                 info['numpy'], mode, _duration(seconds)))
 
 

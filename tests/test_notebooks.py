@@ -187,12 +187,14 @@ def test_stamp_says_machine_mode_and_time():
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_markdown_cell('# 6.2 循环神经网络')]
     info = dict(platform='Linux-x', cpu='Some CPU', cpus=3, gpus=0,
-                python='3.11.7', mxnet='1.9.1', numpy='1.23.5')
+                threads='1', python='3.11.7', mxnet='1.9.1',
+                numpy='1.23.5')
     execute.stamp(nb, 754.4, False, info)
     text = nb.cells[0].source
     assert execute.STAMP_TAG in nb.cells[0].metadata['tags']
     for part in ('Linux-x', 'Some CPU', '3 个 CPU', 'mxnet 1.9.1',
-                 'numpy 1.23.5', '12 分 34 秒', '书中的设置'):
+                 'numpy 1.23.5', '12 分 34 秒', '书中的设置',
+                 'OMP_NUM_THREADS=1'):
         assert part in text
     assert nb.cells[1].source == '# 6.2 循环神经网络'
     assert nb.metadata['d2l_ch6']['seconds'] == 754.4
