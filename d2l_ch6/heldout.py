@@ -65,7 +65,8 @@ def main(argv=None):
     for label, spec, hp in chosen:
         hp = cli.book_hyper(hp)  # D2L_CH6_QUICK: a handful of epochs
         print('%s: %d epochs' % (label, hp.num_epochs))
-        model = build_model(spec, vocab_size, ctx)
+        # the scratch models on the fast path: the same numbers, sooner
+        model = build_model(spec, vocab_size, ctx, fast=True)
         if hasattr(model, 'prepare'):
             model.prepare()
         cli.seed_all(args.seed)
