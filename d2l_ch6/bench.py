@@ -282,9 +282,42 @@ def table(rows, sweep=False):
     return '\n'.join(lines)
 
 
+def plot_scaling(path, rows):
+    """A sweep's picture: seconds per epoch against the GFLOP of an epoch,
+    one line per model (ours solid, the book's routine dashed), log-log;
+    a time that follows the work runs parallel to the grey slope 1."""
+    fig, ax = new_figure((7.5, 5))
+    models = {}
+    for r in rows:
+        models.setdefault((r['model'], r['impl'], r['ctx']), []).append(r)
+    for i, ((model, impl, ctx), group) in enumerate(models.items()):
+        group = sorted(group, key=lambda r: r['gflop_per_epoch'])
+        gflop = [r['gflop_per_epoch'] for r in group]
+        ax.plot(gflop, [r['sec_per_epoch'] for r in group], 'o-',
+                color='C%d' % i, label='%s %s %s' % (model, impl, ctx))
+        if all(r['book_sec_per_epoch'] for r in group):
+            ax.plot(gflop, [r['book_sec_per_epoch'] for r in group], 'o--',
+                    color='C%d' % i, alpha=0.5)
+    lo = min(r['gflop_per_epoch'] for r in rows)
+    hi = max(r['gflop_per_epoch'] for r in rows)
+    t0 = min(r['sec_per_epoch'] for r in rows)
+    ax.plot([lo, hi], [t0, t0 * hi / lo], color='grey', lw=1, alpha=0.5,
+            label='time proportional to the work')
+    ax.set_xscale('log')
+    ax.set_yscale('log')
+    ax.set_xlabel('GFLOP per epoch (matrix products, forward and backward)')
+    ax.set_ylabel('seconds per epoch (median)')
+    ax.set_title("time per epoch against work (dashed: the book's routine)")
+    ax.legend(fontsize='small')
+    ax.grid(True, which='both', alpha=0.3)
+    return save_figure(fig, path)
+
+
 def plot(path, rows, sweep=False, title=None):
     """A bar chart: seconds per epoch, the book's routine beside ours, the
-    speedup written over each pair."""
+    speedup written over each pair; for a sweep, :func:`plot_scaling`."""
+    if sweep:
+        return plot_scaling(path, rows)
     fig, ax = new_figure((max(6.4, 0.9 * len(rows) + 1.5), 4.5))
     x = range(len(rows))
     book = [r['book_sec_per_epoch'] or 0 for r in rows]
@@ -298,7 +331,7 @@ def plot(path, rows, sweep=False, title=None):
                         (i, max(book[i], ours[i])), ha='center',
                         va='bottom', fontsize='small')
     ax.set_xticks(list(x))
-    ax.set_xticklabels([label(r, sweep).replace(' ', '\n', 2)
+    ax.set_xticklabels([label(r, False).replace(' ', '\n', 2)
                         for r in rows], fontsize='small')
     ax.set_ylabel('seconds per epoch (median)')
     ax.set_title(title or 'seconds per epoch, book settings')

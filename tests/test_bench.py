@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from mxnet import nd
 
-from d2l_ch6 import bench
+from d2l_ch6 import bench, plots
 from d2l_ch6.models import ModelSpec, build_model
 
 FIELDS = ['model', 'impl', 'ctx', 'sec_per_epoch', 'sec_min', 'sec_max',
@@ -188,3 +188,24 @@ def test_omp_threads_default_and_the_users_value(preset):
          'print(os.environ["OMP_NUM_THREADS"], e.physical_cores())'],
         env=env, capture_output=True, text=True, check=True).stdout.split()
     assert out[0] == (preset or out[1])
+
+
+def test_sweep_plot_is_time_against_work(tmp_path, monkeypatch):
+    """A sweep draws seconds per epoch against GFLOP (one line per model),
+    not bars whose labels would overlap."""
+    rows = [dict(model=m, impl='gluon', ctx='cpu(0)', gflop_per_epoch=g,
+                 sec_per_epoch=g / 90, book_sec_per_epoch=g / 60)
+            for m in ('rnn', 'lstm') for g in (10.0, 20.0, 40.0)]
+    drawn = []
+
+    def new_figure(*args, **kwargs):
+        fig, ax = plots.new_figure(*args, **kwargs)
+        drawn.append(ax)
+        return fig, ax
+    monkeypatch.setattr(bench, 'new_figure', new_figure)
+    png = bench.plot(str(tmp_path / 'sweep.png'), rows, sweep=True)
+    assert open(png, 'rb').read(8) == b'\x89PNG\r\n\x1a\n'
+    ax, = drawn
+    assert ax.get_xscale() == 'log' and ax.get_yscale() == 'log'
+    # ours and the book's line per model, and the slope-1 guide
+    assert len(ax.lines) == 2 * 2 + 1
