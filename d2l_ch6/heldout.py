@@ -29,7 +29,7 @@ MODELS = [
 
 
 def ngram_rows(corpus_indices, vocab_size, valid_frac, max_n=4,
-               ks=(1, 0.1, 0.01, 1e-3, 1e-4)):
+               ks=lang_model.SMOOTHING_KS):
     """[(label, perplexity)] of add-k n-gram models (k picked on the held-out
     text itself: an optimistic baseline)."""
     train, valid = split_corpus(corpus_indices, valid_frac)

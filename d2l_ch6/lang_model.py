@@ -432,12 +432,16 @@ def _k_list(text_):
     return k
 
 
+# the add-k constants scored by default (here and in heldout)
+SMOOTHING_KS = (10, 1, 0.1, 0.01, 1e-3, 1e-4)
+
+
 def main(argv=None):
     p = cli.parser('lang_model', __doc__, train=False)
     p.add_argument('--max-n', type=int, choices=range(1, 6), default=4,
                    metavar='N', help='highest n-gram order (1..5)')
     p.add_argument('--k', nargs='+', type=_k_list,
-                   default=[10, 1, 0.1, 0.01, 1e-3, 1e-4],
+                   default=list(SMOOTHING_KS),
                    help='add-k smoothing constants to score')
     p.add_argument('--valid-frac', type=float, default=0.1,
                    help='the last part of the text held out')
