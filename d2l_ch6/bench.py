@@ -45,6 +45,7 @@ from functools import partial
 import mxnet as mx
 from mxnet import nd
 
+from ._io import write_text
 from .cli import positive_int, seed_all
 from .data import CORPORA, data_iter_consecutive, load_corpus
 from .device import parse_ctx_list
@@ -463,8 +464,7 @@ def main(argv=None):
           "the book's median over ours" % args.epochs)
     print(table(rows, sweep))
     if args.json:
-        with open(args.json, 'w') as f:
-            json.dump(rows, f, indent=1)
+        write_text(args.json, json.dumps(rows, indent=1))
         print('rows written to %s' % args.json)
     if args.plot:
         plot(args.plot, rows, sweep)

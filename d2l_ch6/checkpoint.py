@@ -9,13 +9,13 @@ half-written.
 """
 import json
 import os
-import tempfile
 from dataclasses import asdict
 
 import numpy as np
 from mxnet import nd
 from mxnet.base import MXNetError
 
+from ._io import atomic_path
 from .errors import D2LError
 from .models import ModelSpec, build_model
 from .train import History
@@ -41,20 +41,8 @@ def save(path, model, idx_to_char, hp, history=None, **extra):
     arrays['meta'] = nd.array(np.frombuffer(
         json.dumps(meta, ensure_ascii=False).encode('utf-8'),
         dtype=np.uint8), dtype='uint8')
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix='.%s.' % os.path.basename(path),
-                               dir=folder)
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         nd.save(tmp, arrays)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp's file is private (0600)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
     return path
 
 

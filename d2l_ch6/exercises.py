@@ -46,6 +46,7 @@ from mxnet import autograd, nd, profiler
 from mxnet.gluon import loss as gloss
 
 from . import bi_rnn, cli, gru, lang_model, rnn_scratch
+from ._io import write_text
 from .data import (data_iter_consecutive, data_iter_random, load_corpus,
                    num_batches, read_corpus)
 from .errors import BadInput, CorpusError, TrainingDiverged
@@ -1910,20 +1911,6 @@ def _anchor(id_):
     return id_.replace('.', '')
 
 
-def write_atomic(path, text):
-    """Write ``text`` to ``path`` through a temporary file and a rename."""
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix='.exercises-')
-    try:
-        with os.fdopen(fd, 'w', encoding='utf-8') as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
-
-
 class _Help(argparse.ArgumentDefaultsHelpFormatter,
             argparse.RawDescriptionHelpFormatter):
     """Defaults in the help, and the usage examples kept as written."""
@@ -1963,7 +1950,7 @@ def main(argv=None):
     total = time.time() - start
     print('\n%d exercise(s) in %.1f min' % (len(results), total / 60))
     if args.report:
-        write_atomic(args.report, report(results, lab, total, argv))
+        write_text(args.report, report(results, lab, total, argv))
         print('report written to %s' % args.report)
     return {ex.id: r for ex, r in results.items()}
 
