@@ -278,7 +278,14 @@ def check_against_the_book(kind, jay, ctx, num_hiddens):
     ours = epoch_lines(our_out, PRED_PREFIXES)
     assert [e for e, _ in ours] == [e for e, _ in book] == [1, 2, 3]
     assert len(our_out.splitlines()) == len(book_out.splitlines())
-    assert_rel([p for _, p in ours], [p for _, p in book], 1e-3)
+    # the same numbers, up to float rounding; but an epoch worse than
+    # uniform guessing (perplexity > vocab_size) is a loss spike, where lr
+    # 100 amplifies rounding ~1000x: the relu RNN at 256 hiddens spiked to
+    # 4.6e4 in epoch 2, 4% apart with one OpenMP thread (8e-5 apart again
+    # in epoch 3), so such an epoch only has to spike as much
+    vocab_size = jay[3]
+    for (_, ppl), (_, book_ppl) in zip(ours, book):
+        assert_rel([ppl], [book_ppl], 1e-3 if book_ppl < vocab_size else 0.1)
     # the History holds what was printed, and the trained params / model
     assert history.epochs == [1, 2, 3]
     assert_rel(history.perplexity, [p for _, p in ours], 1e-6)
