@@ -97,6 +97,23 @@ def test_one_notebook_per_section():
     assert found == set(SECTIONS)
 
 
+def _check_outputs(nb, name):
+    """An executed notebook: no error output, every exercise run printed
+    its answer, and at least the pictures PICTURES promises."""
+    errors = [o for c in _code(nb) for o in c.outputs
+              if o.output_type == 'error']
+    assert not errors
+    runs = [c for c in _exercise_cells(nb) if c.cell_type == 'code'
+            and SHOWS.search(c.source)]
+    assert runs
+    for cell in runs:
+        assert cell.outputs, 'an exercise cell printed nothing:\n' + \
+            cell.source
+    pictures = sum('image/png' in o.get('data', {})
+                   for c in _code(nb) for o in c.outputs)
+    assert pictures >= PICTURES.get(name, 0)
+
+
 @pytest.mark.parametrize('name', NAMES)
 def test_titled_and_stamped(name):
     nb = _read(name)
@@ -112,19 +129,18 @@ def test_titled_and_stamped(name):
 
 @pytest.mark.parametrize('name', NAMES)
 def test_committed_outputs_come_from_a_full_run(name):
-    """Outputs in the committed file only with the stamp of a full run by
-    execute.py, every code cell executed once, in order."""
+    """Every committed notebook carries the outputs of a full run by
+    execute.py (its stamp, not quick mode), every code cell executed once,
+    in order, with the exercise answers and pictures a reader expects."""
     nb = _read(name)
-    executed = any(c.outputs or c.execution_count for c in _code(nb))
     run = nb.metadata.get('d2l_ch6')
-    if not executed:
-        assert run is None, 'a run record but no outputs'
-        return
-    assert run is not None, 'outputs without the run record of execute.py'
+    assert run is not None, 'no run record: run notebooks/execute.py on it'
     assert run['quick'] is False, 'quick-mode outputs must not be committed'
     assert 'quick' not in nb.cells[0].source.lower()
+    assert '快速模式' not in nb.cells[0].source
     assert [c.execution_count for c in _code(nb)] == \
         list(range(1, len(_code(nb)) + 1))
+    _check_outputs(nb, name)
 
 
 @pytest.mark.parametrize('name', NAMES)
@@ -244,16 +260,4 @@ def test_runs_top_to_bottom(executed, name):
                     % (name, seconds, _failure(nb)))
     assert nb.metadata['d2l_ch6']['quick'] is True
     assert '快速模式' in nb.cells[0].source
-    errors = [o for c in _code(nb) for o in c.outputs
-              if o.output_type == 'error']
-    assert not errors
-    # every exercise run printed its answer
-    runs = [c for c in _exercise_cells(nb) if c.cell_type == 'code'
-            and SHOWS.search(c.source)]
-    assert runs
-    for cell in runs:
-        assert cell.outputs, 'an exercise cell printed nothing:\n' + \
-            cell.source
-    pictures = sum('image/png' in o.get('data', {})
-                   for c in _code(nb) for o in c.outputs)
-    assert pictures >= PICTURES.get(name, 0)
+    _check_outputs(nb, name)
