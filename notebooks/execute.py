@@ -181,9 +181,11 @@ def execute(path, quick=False, timeout=None, kernel_name='python3',
     return coalesce_streams(nb), time.time() - start
 
 
-def run(paths, quick=False, jobs=1, timeout=None, log=print):
+def run(paths, quick=False, jobs=1, timeout=None, log=print, save=None):
     """Execute and stamp each notebook of ``paths`` (``jobs`` at a time);
-    return {path: (stamped notebook or the exception, seconds)}."""
+    return {path: (stamped notebook or the exception, seconds)}.
+    ``save(path, nb)`` is called as soon as a notebook has run, so a later
+    failure or Ctrl-C does not lose the hour an earlier one took."""
     info = machine()
     # kernels side by side share the cores: more OpenMP threads than cores
     # made the quick run take over 10 minutes instead of 95 s
@@ -196,7 +198,10 @@ def run(paths, quick=False, jobs=1, timeout=None, log=print):
         except Exception as e:  # reported by the caller
             return path, (e, time.time() - start)
         log('%-28s %7.1f s' % (os.path.basename(path), seconds))
-        return path, (stamp(nb, seconds, quick, info), seconds)
+        nb = stamp(nb, seconds, quick, info)
+        if save:
+            save(path, nb)
+        return path, (nb, seconds)
 
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         return dict(pool.map(one, paths))
@@ -241,23 +246,23 @@ def main(argv=None):
         len(paths), ' (quick mode)' if quick else '',
         'writing nothing' if args.dry_run else
         'writing to %s' % (out_dir or 'them in place')))
+
+    def save(path, nb):
+        from d2l_ch6 import _io
+        target = os.path.join(out_dir, os.path.basename(path)) \
+            if out_dir else path
+        text = nbformat.writes(nb)
+        _io.write_text(target, text if text.endswith('\n') else text + '\n')
+
     start = time.time()
-    results = run(paths, quick, args.jobs, args.timeout)
+    results = run(paths, quick, args.jobs, args.timeout,
+                  save=None if args.dry_run else save)
     failed = []
     for path, (nb, _) in results.items():
-        name = os.path.basename(path)
         if isinstance(nb, Exception):
-            failed.append(name)
-            print('FAILED %s: %s' % (name, _first_line(nb)),
+            failed.append(os.path.basename(path))
+            print('FAILED %s: %s' % (failed[-1], _first_line(nb)),
                   file=sys.stderr)
-            continue
-        if not args.dry_run:
-            target = os.path.join(out_dir, name) if out_dir else path
-            os.makedirs(os.path.dirname(target), exist_ok=True)
-            tmp = target + '.tmp'
-            with open(tmp, 'w', encoding='utf-8') as f:
-                nbformat.write(nb, f)
-            os.replace(tmp, target)  # never a half-written notebook
     print('%d notebook(s) in %.1f min%s' % (
         len(paths), (time.time() - start) / 60,
         '; failed: %s' % ', '.join(failed) if failed else ''))

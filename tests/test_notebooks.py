@@ -199,6 +199,29 @@ def test_quick_mode_refuses_to_write_in_place(tmp_path):
     assert _digest('6.2-rnn.ipynb') == before
 
 
+def test_each_notebook_is_written_as_soon_as_it_has_run(tmp_path):
+    """An interrupted or failing run keeps the notebooks already run: each
+    is written, whole, when it finishes (the second notebook looks)."""
+    out = tmp_path / 'out'
+    cells = {'6.1-first': 'print(6 * 7)',
+             '6.2-looks': 'import os\nprint(os.path.exists(%r))'
+                          % str(out / '6.1-first.ipynb'),
+             '6.3-fails': '1 / 0'}
+    paths = []
+    for name, code in cells.items():
+        nb = nbformat.v4.new_notebook()
+        nb.cells = [nbformat.v4.new_code_cell(code)]
+        paths.append(str(tmp_path / (name + '.ipynb')))
+        nbformat.write(nb, paths[-1])
+    assert execute.main(['--output-dir', str(out)] + paths) == 1
+    assert sorted(os.listdir(out)) == ['6.1-first.ipynb', '6.2-looks.ipynb']
+    first, looks = (nbformat.read(str(out / n), as_version=4)
+                    for n in sorted(os.listdir(out)))
+    assert first.cells[1].outputs[0].text == '42\n'
+    assert first.metadata['d2l_ch6']['seconds'] > 0
+    assert looks.cells[1].outputs[0].text == 'True\n'
+
+
 def test_stamp_says_machine_mode_and_time():
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_markdown_cell('# 6.2 循环神经网络')]
