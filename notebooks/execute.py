@@ -251,8 +251,8 @@ def main(argv=None):
         from d2l_ch6 import _io
         target = os.path.join(out_dir, os.path.basename(path)) \
             if out_dir else path
-        text = nbformat.writes(nb)
-        _io.write_text(target, text if text.endswith('\n') else text + '\n')
+        # nbformat.writes leaves off the final newline nbformat.write adds
+        _io.write_text(target, nbformat.writes(nb) + '\n')
 
     start = time.time()
     results = run(paths, quick, args.jobs, args.timeout,
