@@ -5,6 +5,17 @@
 """
 from . import _compat  # noqa: F401  (first: before mxnet is imported)
 from . import _env  # noqa: F401  (thread defaults, before mxnet too)
+
+try:
+    import mxnet  # noqa: F401
+except ModuleNotFoundError as e:
+    if e.name != 'mxnet':
+        raise
+    raise ModuleNotFoundError(
+        'd2l_ch6 needs mxnet 1.9.1, which is not installed: run pip '
+        'install --no-deps mxnet==1.9.1 (its wheel pins numpy<2, which has '
+        'no wheel for Python 3.13; the README says why)', name='mxnet'
+    ) from None
 from .data import (CORPORA, data_iter_consecutive, data_iter_random,
                    find_corpus, load_corpus, load_data_jay_lyrics,
                    load_data_time_machine)

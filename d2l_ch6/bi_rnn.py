@@ -160,7 +160,7 @@ def stepwise_perplexity(model, corpus_indices, ctx):
     for index, target in zip(corpus_indices[:-1], corpus_indices[1:]):
         Y, state = model.step(index, state)
         l_sum += loss(Y, nd.array([target], ctx=ctx))
-    return perplexity(l_sum.asscalar() / (len(corpus_indices) - 1))
+    return perplexity(float(l_sum.asscalar()) / (len(corpus_indices) - 1))
 
 
 def leak(corpus_indices, idx_to_char, char_to_idx, vocab_size, hp, ctx,

@@ -439,7 +439,7 @@ def evaluate_perplexity(model, corpus_indices, num_steps, ctx):
         j = min(i + num_steps, n)
         outputs, state = model(data[:, i:j], state)
         l_sum += loss(outputs, data[0, i + 1:j + 1]).sum()
-    return perplexity(l_sum.asscalar() / n)
+    return perplexity(float(l_sum.asscalar()) / n)
 
 
 @dataclass
@@ -522,7 +522,7 @@ def fit(model, corpus_indices, idx_to_char, char_to_idx, hp=BOOK, *, ctx,
                 l_sum += l * y.size  # stays on the device
                 n += y.size
             # the one host sync of the epoch
-            ppl = perplexity(l_sum.asscalar() / n)
+            ppl = perplexity(float(l_sum.asscalar()) / n)
             seconds = time.time() - start
             if not math.isfinite(ppl):
                 last = history.perplexity[-1] if history.perplexity else None
