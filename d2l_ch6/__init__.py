@@ -2,6 +2,11 @@
 
 ``import d2l_ch6 as d2l`` runs the book's chapter-6 cells in place of
 ``d2lzh``: the same names, argument order and printed lines.
+
+The package is a house of layers (README: How the code is laid out): the
+library below (data, models, training, the fast path, checkpoints, the
+command-line frame), the sections 6.1-6.10 above it in the book's order,
+then the factory (``zoo``), the tools and the exercises.
 """
 from . import _compat  # noqa: F401  (first: before mxnet is imported)
 from . import _env  # noqa: F401  (thread defaults, before mxnet too)
@@ -16,17 +21,19 @@ except ModuleNotFoundError as e:
         'install --no-deps mxnet==1.9.1 (its wheel pins numpy<2, which has '
         'no wheel for Python 3.13; the README says why)', name='mxnet'
     ) from None
-from .data import (CORPORA, data_iter_consecutive, data_iter_random,
-                   find_corpus, load_corpus, load_data_jay_lyrics,
-                   load_data_time_machine)
+
+from .book import (clip_gradient, fit_gluon, grad_clipping, predict_rnn,
+                   predict_rnn_gluon, train_and_predict_rnn,
+                   train_and_predict_rnn_gluon)
+from .corpus import CORPORA, find_corpus, read_corpus
+from .data import (data_iter_consecutive, data_iter_random, load_corpus,
+                   load_data_jay_lyrics, load_data_time_machine)
 from .device import try_all_gpus, try_gpu
 from .errors import BadInput, CorpusError, D2LError, TrainingDiverged
-from .models import RNNModel
-from .train import (BOOK, BOOK_GATED, GluonModel, History, Hyper,
-                    ScratchModel, clip_gradient, evaluate_perplexity, fit,
-                    fit_gluon, grad_clipping, new_params, perplexity,
-                    predict, predict_rnn, predict_rnn_gluon, sgd, to_onehot,
-                    train_and_predict_rnn, train_and_predict_rnn_gluon,
-                    unroll)
+from .models import (GluonModel, ModelSpec, RNNModel, ScratchModel,
+                     new_params, to_onehot, unroll)
+from .predict import predict
+from .train import (BOOK, BOOK_GATED, History, Hyper, evaluate_perplexity,
+                    fit, perplexity, seed_all, sgd)
 
 __version__ = '0.1.0'

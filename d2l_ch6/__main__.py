@@ -7,7 +7,7 @@ import sys
 from .cli import SECTIONS, run
 
 # other commands: name -> module
-COMMANDS = {'bench': 'bench', 'exercises': 'exercises',
+COMMANDS = {'bench': 'bench', 'corpus': 'corpus', 'exercises': 'exercises',
             'generate': 'generate', 'heldout': 'heldout'}
 
 

@@ -42,17 +42,19 @@ import time
 from dataclasses import replace
 from functools import partial
 
-import mxnet as mx
 from mxnet import nd
 
+from . import cli
 from ._io import write_text
-from .cli import positive_int, seed_all
-from .data import CORPORA, data_iter_consecutive, load_corpus
+from .cli import positive_int
+from .corpus import CORPORA
+from .data import load_corpus, num_batches
 from .device import parse_ctx_list
 from .errors import BadInput
-from .models import ModelSpec, build_model
+from .models import ModelSpec
 from .plots import new_figure, save_figure
-from .train import BOOK, fit
+from .train import BOOK, fit, seed_all
+from .zoo import build_model
 
 # name -> (the book's section, the model); the Gluon RNN is 6.5's
 # rnn.RNN (ReLU, Gluon's default), the deep and bidirectional ones use tanh
@@ -106,12 +108,6 @@ def flops(prods):
     where needed."""
     return sum(2 * m * k * n * times * (3 if left_grad else 2)
                for _, m, k, n, times, left_grad in prods)
-
-
-def num_batches(corpus_indices, batch_size, num_steps):
-    """Batches in one epoch of consecutive sampling."""
-    return sum(1 for _ in data_iter_consecutive(
-        corpus_indices, batch_size, num_steps, mx.cpu()))
 
 
 # -- the limit ---------------------------------------------------------------
@@ -225,7 +221,8 @@ def row(name, spec, ctx, data, hp, corpus_chars, fast, seconds,
         book_seconds, limit):
     """One result: the JSON object of a model on a device."""
     corpus_indices, _, _, vocab_size = data
-    batches = num_batches(corpus_indices, hp.batch_size, hp.num_steps)
+    batches = num_batches(len(corpus_indices), hp.batch_size, hp.num_steps,
+                          False)
     tokens = batches * hp.batch_size * hp.num_steps
     fast = fast and spec.impl == 'scratch'
     gflop = batches * flops(products(spec, vocab_size, hp.batch_size,
@@ -386,11 +383,9 @@ def parser():
                    default=str(BOOK.num_hiddens),
                    help='hidden units, comma-separated (e.g. 128,256,512; '
                    'default %d)' % BOOK.num_hiddens)
-    p.add_argument('--fast', action='store_true', default=True,
-                   help='scratch models: gather rows instead of one-hot '
-                   'products, one output product for all steps (default)')
     p.add_argument('--no-fast', dest='fast', action='store_false',
-                   help="scratch models: the book's one-hot form")
+                   help="scratch models in the sections' one-hot form "
+                   '(default: their fast form, d2l_ch6.fast)')
     p.add_argument('--no-book', dest='book', action='store_false',
                    help="do not time the book's routine (d2lzh)")
     p.add_argument('--json', metavar='PATH', help='write the rows here')
@@ -473,5 +468,4 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    from .cli import run
-    run(main)
+    cli.run(main)

@@ -9,10 +9,11 @@ every step the two are concatenated, and the output layer reads both::
     H_t = [->H_t, <-H_t]              (n x (h_f + h_b); n x 2h if equal)
     O_t = H_t W_hq + b_q
 
-The exercises: with different sizes per direction H_t is n x (h_f + h_b)
-(``--num-hiddens-backward``); a multi-layer bidirectional RNN is 6.9's stack
+The two directions may have different sizes (``num_hiddens`` a pair: H_t
+is n x (h_f + h_b)), and a multi-layer bidirectional RNN is 6.9's stack
 with this two-direction layer as its layer (layer l reads the concatenated
-H_t of layer l-1, of size h_f + h_b). With copied weights the scratch model
+H_t of layer l-1, of size h_f + h_b): the section's two exercises, run by
+:mod:`d2l_ch6.exercises.bi_rnn`. With copied weights the scratch model
 reproduces ``rnn.RNN/GRU/LSTM(h, bidirectional=True)`` for one and two
 layers (``main`` prints the differences).
 
@@ -34,15 +35,15 @@ from dataclasses import replace
 from functools import partial
 
 from mxnet import nd
-from mxnet.gluon import loss as gloss
 
 from . import cli
-from .deep_rnn import CELLS, GLUON_STEPS, gluon_layer, stack
-from .models import (ModelSpec, RNNModel, build_model, gluon_parity,
-                     randomize, run_cell, scratch_cell_params)
-from .rnn_scratch import output_params
-from .train import (BOOK, ScratchModel, evaluate_perplexity, fed_indices,
-                    fit, output_layer, perplexity, predict, to_onehot)
+from .deep_rnn import CELLS, GLUON_STEPS, stack
+from .deep_rnn import scratch_model as deep_scratch_model
+from .models import (ModelSpec, ScratchModel, gluon_model, output_layer,
+                     output_params, rnn_layer, unroll)
+from .parity import gluon_parity, randomize, scratch_cell_params
+from .predict import predict
+from .train import BOOK, evaluate_perplexity
 
 # the lesson needs few epochs: the bidirectional model collapses quickly
 BOOK_BI = replace(BOOK, num_epochs=120, pred_period=40)
@@ -85,8 +86,8 @@ def bi_layer(cell, inputs, state, params):
     with the second half. Returns H_t = [->H_t, <-H_t] for every step
     ((batch, h_f + h_b) each) and the final state (forward, backward)."""
     n_p, n_s = len(params) // 2, len(state) // 2
-    Hs_f, state_f = run_cell(cell, inputs, state[:n_s], params[:n_p])
-    Hs_b, state_b = run_cell(cell, inputs[::-1], state[n_s:], params[n_p:])
+    Hs_f, state_f = unroll(cell, inputs, state[:n_s], params[:n_p])
+    Hs_b, state_b = unroll(cell, inputs[::-1], state[n_s:], params[n_p:])
     Hs = [nd.concat(H_f, H_b, dim=1)  # <-H_t is Hs_b[T - 1 - t]
           for H_f, H_b in zip(Hs_f, Hs_b[::-1])]
     return Hs, state_f + state_b
@@ -95,30 +96,24 @@ def bi_layer(cell, inputs, state, params):
 def bi_rnn(inputs, state, params, cell, num_layers=1):
     """The bidirectional RNN: ``num_layers`` two-direction layers of
     ``cell`` (6.9's stack), then ``O_t = H_t W_hq + b_q``; returns the
-    outputs (num_steps arrays of (batch, vocab); see
-    ``train.output_layer`` for the fast path) and the flat state."""
+    outputs (num_steps arrays of (batch, vocab)) and the flat state."""
     W_hq, b_q = params[-2:]
     Hs, state = stack(list(inputs), state, params[:-2], cell, num_layers,
                       layer=bi_layer)
-    return output_layer(Hs, W_hq, b_q, fast=fed_indices(inputs)), state
+    return output_layer(Hs, W_hq, b_q), state
 
 
 def scratch_model(vocab_size, num_hiddens, ctx, cell='rnn', num_layers=1):
     """A fresh scratch bidirectional RNN for ``fit``; ``num_hiddens`` is h
-    or (h_f, h_b)."""
+    or (h_f, h_b) (then it has no spec: the factory builds equal sizes)."""
+    h_f, h_b = _sizes(num_hiddens)
+    spec = ModelSpec('scratch', cell, h_f, num_layers, True) \
+        if h_f == h_b else None
     return ScratchModel(
         partial(bi_rnn, cell=CELLS[cell].step, num_layers=num_layers),
         get_params(vocab_size, num_hiddens, ctx, cell, num_layers),
         partial(init_bi_state, cell=cell, num_layers=num_layers),
-        num_hiddens, vocab_size, ctx)
-
-
-def concise_model(vocab_size, num_hiddens, cell='rnn', num_layers=1,
-                  bidirectional=True):
-    """``RNNModel`` of a Gluon ``cell`` layer (tanh for an RNN) with
-    ``bidirectional`` and ``num_layers``."""
-    return RNNModel(gluon_layer(cell, num_hiddens, num_layers=num_layers,
-                                bidirectional=bidirectional), vocab_size)
+        num_hiddens, vocab_size, ctx, spec)
 
 
 def parity(cell, num_layers, num_inputs, num_hiddens, num_steps, batch_size,
@@ -126,8 +121,8 @@ def parity(cell, num_layers, num_inputs, num_hiddens, num_steps, batch_size,
     """A bidirectional Gluon ``cell`` layer with random weights against the
     scratch model fed its weights: max absolute differences (outputs,
     final state)."""
-    layer = gluon_layer(cell, num_hiddens, num_layers=num_layers,
-                        bidirectional=True, input_size=num_inputs, **kwargs)
+    layer = rnn_layer(cell, num_hiddens, num_layers=num_layers,
+                      bidirectional=True, input_size=num_inputs, **kwargs)
     layer.initialize(ctx=ctx)
     randomize(layer)
     params = [p for k in range(num_layers) for d in 'lr'
@@ -138,57 +133,35 @@ def parity(cell, num_layers, num_inputs, num_hiddens, num_steps, batch_size,
                         ctx)
 
 
-def shapes(vocab_size, num_hiddens, batch_size, num_steps, ctx, cell='rnn',
-           num_layers=1):
-    """The exercise: shapes of H_t, of the outputs and of the state of a
-    scratch bidirectional model with ``num_hiddens`` = (h_f, h_b)."""
-    model = scratch_model(vocab_size, num_hiddens, ctx, cell, num_layers)
-    X = nd.zeros((batch_size, num_steps), ctx=ctx)
-    Hs, _ = stack(to_onehot(X, vocab_size), model.begin_state(batch_size),
-                  model.params[:-2], CELLS[cell].step, num_layers,
-                  layer=bi_layer)
-    outputs, state = model(X, model.begin_state(batch_size))
-    return Hs[0].shape, outputs.shape, [s.shape for s in state]
-
-
-def stepwise_perplexity(model, corpus_indices, ctx):
-    """Perplexity of ``model`` (ScratchModel or GluonModel) when every
-    character is predicted from the characters before it only: fed one at
-    a time (batch 1, the state carried), as generation feeds it."""
-    loss = gloss.SoftmaxCrossEntropyLoss()
-    state, l_sum = model.begin_state(1), nd.zeros((1,), ctx=ctx)
-    for index, target in zip(corpus_indices[:-1], corpus_indices[1:]):
-        Y, state = model.step(index, state)
-        l_sum += loss(Y, nd.array([target], ctx=ctx))
-    return perplexity(float(l_sum.asscalar()) / (len(corpus_indices) - 1))
-
-
-def leak(corpus_indices, idx_to_char, char_to_idx, vocab_size, hp, ctx,
-         cell='rnn', impl='gluon', num_eval=1000, log=print, train=None):
-    """Train a unidirectional and a bidirectional model the same way and
-    score both on the first ``num_eval`` training characters, read in
+def leak(data, hp, ctx, cell='rnn', impl='gluon', num_eval=1000,
+         opts=None, log=print):
+    """Train a unidirectional and a bidirectional model the same way (with
+    ``cli.train`` and ``opts``) on the corpus ``data`` (the book's 4-tuple)
+    and score both on the first ``num_eval`` training characters, read in
     chunks of num_steps (the future of the chunk visible, as in training)
-    and one character at a time (only the past). ``train(name, model)`` ->
-    History trains a model (default: ``fit``). Returns {'uni': ..., 'bi':
-    ...} with the History and the perplexities."""
+    and one character at a time (only the past, as generation reads).
+    Returns {'uni': ..., 'bi': ...} with the History and the
+    perplexities."""
+    corpus_indices, char_to_idx, idx_to_char, vocab_size = data
+    opts = opts or cli.Options()
     text = corpus_indices[:num_eval]
     results = {}
     for name, bidirectional in (('uni', False), ('bi', True)):
-        spec = ModelSpec(impl, cell, hp.num_hiddens,
-                         bidirectional=bidirectional)
-        log('%s-directional: %s (%s)' % (name, spec.describe(), ctx))
-        model = build_model(spec, vocab_size, ctx)
-        if train is not None:
-            history = train(name, model)
-        else:
-            if impl == 'gluon':
-                model.prepare()
-            history = fit(model, corpus_indices, idx_to_char, char_to_idx,
-                          hp, ctx=ctx)
+        if impl == 'gluon':
+            model = gluon_model(ModelSpec('gluon', cell, hp.num_hiddens,
+                                          bidirectional=bidirectional),
+                                vocab_size, ctx)
+        elif bidirectional:
+            model = scratch_model(vocab_size, hp.num_hiddens, ctx, cell)
+        else:  # 6.9's stack of one layer: the cell of 6.4, 6.7 or 6.8
+            model = deep_scratch_model(vocab_size, hp.num_hiddens, ctx, cell,
+                                       num_layers=1)
+        log('%s-directional: %s (%s)' % (name, model.spec.describe(), ctx))
+        history = cli.train(opts, model, data, hp, ctx, name=name)
         results[name] = dict(
             history=history, train=history.perplexity[-1],
             chunked=evaluate_perplexity(model, text, hp.num_steps, ctx),
-            stepwise=stepwise_perplexity(model, text, ctx),
+            stepwise=evaluate_perplexity(model, text, 1, ctx),
             text={prefix: predict(model, prefix, hp.pred_len, idx_to_char,
                                   char_to_idx) for prefix in hp.prefixes})
     log('perplexity after %d epochs: training | first %d training chars '
@@ -207,25 +180,11 @@ def leak(corpus_indices, idx_to_char, char_to_idx, vocab_size, hp, ctx,
 def main(argv=None):
     p = cli.parser('bi_rnn', __doc__, BOOK_BI)
     p.add_argument('--cell', choices=['gru', 'lstm', 'rnn'], default='rnn')
-    p.add_argument('--num-hiddens-backward', type=int, default=None,
-                   help='h_b for the shapes exercise (default h // 2)')
     p.add_argument('--impl', choices=['scratch', 'gluon'], default='gluon',
                    help='the models of the lesson')
     args = p.parse_args(argv)
-    ctx, hp = cli.setup(args), cli.hyper(args)
-    corpus_indices, char_to_idx, idx_to_char, vocab_size = cli.load(args)
+    ctx, hp, opts, data = cli.start(args)
     results = {}
-
-    h = hp.num_hiddens
-    h_b = args.num_hiddens_backward or max(1, h // 2)
-    results['shapes'] = {}
-    for sizes in ((h, h), (h, h_b)):
-        for L in (1, 2):
-            s = shapes(vocab_size, sizes, 2, hp.num_steps, ctx, args.cell, L)
-            results['shapes'][sizes, L] = s
-            print('h_f=%d h_b=%d, %d layer(s): H_t %s, outputs %s, state %s'
-                  % (sizes + (L,) + s))
-
     print('bidirectional Gluon layers with random weights vs the scratch '
           'model fed their weights (max |diff| outputs, final state):')
     results['parity'] = {}
@@ -235,13 +194,8 @@ def main(argv=None):
             results['parity'][cell, L] = gap
             print('  %-4s L=%d  %.2e  %.2e' % ((cell, L) + gap))
 
-    data = (corpus_indices, char_to_idx, idx_to_char, vocab_size)
-    results['leak'] = leak(
-        corpus_indices, idx_to_char, char_to_idx, vocab_size, hp, ctx,
-        args.cell, args.impl,
-        train=lambda name, model: cli.train(args, model, data, hp, ctx,
-                                            name=name))
-    cli.plot(args, {name: results['leak'][name]['history']
+    results['leak'] = leak(data, hp, ctx, args.cell, args.impl, opts=opts)
+    cli.plot(opts, {name: results['leak'][name]['history']
                     for name in ('uni', 'bi')},
              'unidirectional vs bidirectional %s' % args.cell)
     return results

@@ -53,7 +53,8 @@ from mxnet.gluon import loss as gloss
 
 from . import cli
 from .errors import BadInput
-from .train import grad_clipping
+from .book import grad_clipping
+from .plots import new_figure, save_figure
 
 NAMES = ('W_hx', 'W_hh', 'W_qh')
 
@@ -229,11 +230,7 @@ def clip(params, grads, theta):
 def plot_norms(path, radii, last, every):
     """Draw ||dl_T/dh_t|| (solid) and ||dL/dh_t|| (dashed) against t on a
     log scale, one colour per spectral radius; write a PNG to ``path``."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-    fig = Figure(figsize=(8, 4.2))
-    FigureCanvasAgg(fig)  # no pyplot: no global state, no display needed
-    ax = fig.add_subplot()
+    fig, ax = new_figure((8, 4.2))
     for i, rho in enumerate(radii):
         t = np.arange(1, len(last[rho]) + 1)
         ax.semilogy(t, last[rho], '-', color='C%d' % i,
@@ -245,8 +242,7 @@ def plot_norms(path, radii, last, every):
     ax.set_title(r'BPTT: $W_{hh} = \rho Q$, loss at the last / every step')
     ax.legend(fontsize='small', loc='center left',
               bbox_to_anchor=(1, 0.5))
-    fig.tight_layout()
-    fig.savefig(path, format='png')
+    save_figure(fig, path)
 
 
 def _radii(text):

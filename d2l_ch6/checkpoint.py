@@ -17,7 +17,7 @@ from mxnet.base import MXNetError
 
 from ._io import atomic_path
 from .errors import D2LError
-from .models import ModelSpec, build_model
+from .models import ModelSpec
 from .train import History
 
 FORMAT, VERSION = 'd2l_ch6-checkpoint', 1
@@ -28,7 +28,7 @@ class CheckpointError(D2LError, ValueError):
 
 
 def save(path, model, idx_to_char, hp, history=None, **extra):
-    """Write ``model`` (built by ``build_model``, so it has a ``spec``) with
+    """Write ``model`` (one with a ``spec``: see ``zoo.build_model``) with
     its vocabulary, hyper-parameters, history and ``extra`` metadata."""
     history = history or History()
     meta = dict(format=FORMAT, version=VERSION, spec=asdict(model.spec),
@@ -80,20 +80,6 @@ def load(path):
         raise CheckpointError(
             '%s is not a complete d2l_ch6 checkpoint (truncated, damaged or '
             'another kind of file): train again with --save' % path) from None
-
-
-def restore(path, ctx):
-    """(model, checkpoint): the saved model rebuilt on ``ctx`` with its
-    parameters (a Gluon model hybridized)."""
-    ckpt = load(path)
-    model = build_model(ckpt.spec, len(ckpt.idx_to_char), ctx)
-    try:
-        model.load_state_dict(ckpt.arrays)
-    except D2LError as e:
-        raise CheckpointError('%s: %s' % (path, e)) from None
-    if hasattr(model, 'prepare'):
-        model.prepare(initialize=False)
-    return model, ckpt
 
 
 def check_compatible(ckpt, spec, idx_to_char):

@@ -1,26 +1,29 @@
-"""The command-line frame: the sections, the flags every section shares and
-the runner that turns a user's mistake into one message, not a traceback.
+"""The command-line frame: the sections, the flags every section shares,
+the options they make, training a model with those options, and the
+runner that turns a user's mistake into one message, not a traceback.
 
 Nothing here reads globals set by argparse: a section's ``main(argv)``
-parses its own flags and passes values on.
+parses its own flags, turns them into an :class:`Options` and a
+:class:`~d2l_ch6.train.Hyper`, and passes those on.
 """
 import argparse
 import os
 import random
 import sys
 import warnings
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from typing import Optional
 
 import mxnet as mx
-import numpy as np
 
 from . import checkpoint
-from .data import CORPORA, load_corpus, split_corpus
+from .corpus import CORPORA, default_prefixes
+from .data import load_corpus, split_corpus
 from .device import parse_ctx
 from .errors import D2LError
-from .models import build_model
+from .models import gluon_model
 from .plots import plot_perplexity
-from .train import BOOK, Hyper, fit
+from .train import BOOK, Hyper, fit, seed_all
 
 # (number, module, the book's title)
 SECTIONS = [
@@ -35,10 +38,6 @@ SECTIONS = [
     ('6.9', 'deep_rnn', '深度循环神经网络'),
     ('6.10', 'bi_rnn', '双向循环神经网络'),
 ]
-
-# the prefixes to predict from when --prefixes is not given
-PREFIXES = {'jaychou': ('分开', '不分开'),
-            'timemachine': ('traveller', 'time traveller')}
 
 # D2L_CH6_QUICK=1: a handful of epochs everywhere (notebooks, tests)
 QUICK = dict(num_epochs=4, pred_period=2)
@@ -61,7 +60,7 @@ def positive_int(text):
     return value
 
 
-def _fraction(text):
+def fraction(text):
     value = float(text)
     if not 0 <= value < 1:
         raise argparse.ArgumentTypeError('must be in [0, 1)')
@@ -72,11 +71,13 @@ def _num_chars(text):
     return None if text == 'all' else positive_int(text)
 
 
-def parser(module, doc, hp=None, train=True):
+def parser(module, doc, hp=None, train=True, impl=None):
     """An ArgumentParser for section ``module`` with the shared flags.
 
     ``hp`` gives the defaults (the book's values for the section; quick mode
-    shortens them); ``train=False`` keeps only the data and device flags.
+    shortens them); ``train=False`` keeps only the data and device flags;
+    ``impl`` (e.g. 'GRU') adds --impl scratch|gluon|both for a section that
+    trains it both ways.
     """
     title = doc.strip().splitlines()[0]
     p = argparse.ArgumentParser(
@@ -107,7 +108,7 @@ def parser(module, doc, hp=None, train=True):
                        help='texts to predict from (default: 分开 不分开, '
                        'or traveller / time traveller with --corpus '
                        'timemachine)')
-        g.add_argument('--valid-frac', type=_fraction, default=0.0,
+        g.add_argument('--valid-frac', type=fraction, default=0.0,
                        help='hold out this last fraction of the corpus and '
                        'report its perplexity beside the training one')
         g.add_argument('--save', metavar='PATH',
@@ -119,6 +120,9 @@ def parser(module, doc, hp=None, train=True):
                        help='draw perplexity per epoch into a PNG')
         g.add_argument('--quiet', action='store_true',
                        help='no progress bar')
+    if impl:
+        p.add_argument('--impl', choices=['scratch', 'gluon', 'both'],
+                       default='both', help='which %s to train' % impl)
     g.add_argument('--seed', type=int, default=0,
                    help='seeds python, numpy and mxnet')
     g.add_argument('--ctx', default='auto',
@@ -131,20 +135,36 @@ def parser(module, doc, hp=None, train=True):
     return p
 
 
+@dataclass(frozen=True)
+class Options:
+    """What the shared flags ask of a run besides its hyper-parameters:
+    the corpus, a held-out fraction, checkpoints, a plot, the progress bar.
+    The defaults are a plain run (as a notebook trains)."""
+    corpus: str = 'jaychou'
+    num_chars: Optional[int] = 10000
+    data_dir: Optional[str] = None
+    valid_frac: float = 0.0
+    save: Optional[str] = None
+    resume: Optional[str] = None
+    plot: Optional[str] = None
+    quiet: bool = True
+    impl: str = 'both'  # scratch, gluon or both, for --impl
+
+
+def options(args):
+    """The :class:`Options` of parsed ``args`` (a parser without the
+    training flags leaves their defaults)."""
+    return Options(**{name: getattr(args, name, default) for name, default
+                      in vars(Options()).items()})
+
+
 def hyper(args):
     """The Hyper of parsed ``args`` (--clip 0 means no clipping)."""
     theta = args.clipping_theta  # 0: no clipping (the exercise)
-    prefixes = args.prefixes or PREFIXES[args.corpus]
+    prefixes = args.prefixes or default_prefixes(args.corpus)
     return Hyper(args.num_hiddens, args.num_epochs, args.num_steps,
                  args.batch_size, args.lr, theta if theta else None,
                  args.pred_period, args.pred_len, tuple(prefixes))
-
-
-def seed_all(seed):
-    """Seed python's random, numpy and mxnet (all devices)."""
-    random.seed(seed)
-    np.random.seed(seed)
-    mx.random.seed(seed)
 
 
 def setup(args):
@@ -154,9 +174,16 @@ def setup(args):
     return ctx
 
 
-def load(args):
-    """The book's 4-tuple for ``args.corpus`` / ``--num-chars``."""
-    return load_corpus(args.corpus, args.num_chars, args.data_dir)
+def start(args):
+    """What a training section's ``main`` begins with, from its parsed
+    ``args``: (ctx, hp, opts, data), seeded, the corpus loaded."""
+    ctx, hp, opts = setup(args), hyper(args), options(args)
+    return ctx, hp, opts, load(opts)
+
+
+def load(opts):
+    """The book's 4-tuple of the corpus ``opts`` (or parsed args) name."""
+    return load_corpus(opts.corpus, opts.num_chars, opts.data_dir)
 
 
 def run_path(path, name):
@@ -168,20 +195,20 @@ def run_path(path, name):
     return '%s-%s%s' % (root, name, ext)
 
 
-def train(args, model, data, hp, ctx, name=None, is_random_iter=False,
+def train(opts, model, data, hp, ctx, name=None, is_random_iter=False,
           detach=True):
-    """Train ``model`` (from ``models.build_model``) on the corpus ``data``
-    (the book's 4-tuple) with the shared flags: --valid-frac, --save
-    (a checkpoint after every epoch), --resume, the progress bar unless
-    --quiet or not a terminal. ``name`` tells the runs of a section apart
-    in file names. Returns the History."""
+    """Train ``model`` (one with a ``spec``, as the sections build them) on
+    the corpus ``data`` (the book's 4-tuple) as the :class:`Options` ask:
+    a held-out fraction, a checkpoint after every epoch, resuming, the
+    progress bar (unless quiet or not a terminal). ``name`` tells the runs
+    of a section apart in file names. Returns the History."""
     corpus_indices, char_to_idx, idx_to_char, _ = data
     valid = None
-    if args.valid_frac:
-        corpus_indices, valid = split_corpus(corpus_indices, args.valid_frac)
-    save_path = run_path(args.save, name)
+    if opts.valid_frac:
+        corpus_indices, valid = split_corpus(corpus_indices, opts.valid_frac)
+    save_path = run_path(opts.save, name)
     history, start = None, 0
-    resume = run_path(args.resume, name)
+    resume = run_path(opts.resume, name)
     if resume:
         ckpt = checkpoint.load(resume)
         checkpoint.check_compatible(ckpt, model.spec, idx_to_char)
@@ -195,8 +222,8 @@ def train(args, model, data, hp, ctx, name=None, is_random_iter=False,
     def on_epoch_end(epoch, h):
         checkpoint.save(save_path, model, idx_to_char, hp, h,
                         random_state=random.getstate(),
-                        corpus=args.corpus, num_chars=args.num_chars,
-                        valid_frac=args.valid_frac,
+                        corpus=opts.corpus, num_chars=opts.num_chars,
+                        valid_frac=opts.valid_frac,
                         is_random_iter=is_random_iter)
 
     try:
@@ -205,13 +232,12 @@ def train(args, model, data, hp, ctx, name=None, is_random_iter=False,
                       valid_indices=valid, history=history,
                       start_epoch=start,
                       on_epoch_end=on_epoch_end if save_path else None,
-                      progress=not args.quiet
-                      and sys.stderr.isatty())
+                      progress=not opts.quiet and sys.stderr.isatty())
     except KeyboardInterrupt:
         if save_path and os.path.exists(save_path):
             print('interrupted: the checkpoint of the last complete epoch is '
                   'in %s; continue with --resume %s'
-                  % (save_path, args.save), file=sys.stderr)
+                  % (save_path, opts.save), file=sys.stderr)
         raise
     if save_path:
         print('checkpoint written to %s' % save_path)
@@ -224,25 +250,34 @@ def _random_state(state):
     return version, tuple(internal), gauss
 
 
-def train_all(args, specs, data, hp, ctx):
-    """Train each ``{name: ModelSpec}`` in turn (a header line each) with
-    :func:`train`; return ``{name: History}`` and draw --plot."""
-    vocab_size = data[3]
+def train_impls(opts, scratch, spec, data, hp, ctx):
+    """Train the model(s) --impl names, in turn, with :func:`train_all`:
+    'scratch' (``scratch()``, the section's scratch model) and 'gluon'
+    (the Gluon model of ``spec``); return ``{impl: History}``."""
+    builders = dict(scratch=scratch,
+                    gluon=lambda: gluon_model(spec, data[3], ctx))
+    names = list(builders) if opts.impl == 'both' else [opts.impl]
+    return train_all(opts, {name: builders[name]() for name in names}, data,
+                     hp, ctx)
+
+
+def train_all(opts, models, data, hp, ctx):
+    """Train each ``{name: model}`` in turn (a header line each) with
+    :func:`train`; return ``{name: History}`` and draw the plot."""
     histories = {}
-    for name, spec in specs.items():
-        print('%s (%s)' % (spec.describe(), ctx))
-        histories[name] = train(args, build_model(spec, vocab_size, ctx),
-                                data, hp, ctx,
-                                name=name if len(specs) > 1 else None)
-    plot(args, histories)
+    for name, model in models.items():
+        print('%s (%s)' % (model.spec.describe(), ctx))
+        histories[name] = train(opts, model, data, hp, ctx,
+                                name=name if len(models) > 1 else None)
+    plot(opts, histories)
     return histories
 
 
-def plot(args, histories, title=None):
-    """Draw ``{name: History}`` into --plot (if given)."""
-    if args.plot:
-        plot_perplexity(args.plot, histories, title or args.corpus)
-        print('plot written to %s' % args.plot)
+def plot(opts, histories, title=None):
+    """Draw ``{name: History}`` into the plot ``opts`` ask for (if any)."""
+    if opts.plot:
+        plot_perplexity(opts.plot, histories, title or opts.corpus)
+        print('plot written to %s' % opts.plot)
 
 
 def run(main, argv=None):

@@ -20,14 +20,12 @@ from collections import namedtuple
 from functools import partial
 
 from mxnet import nd
-from mxnet.gluon import rnn
 
 from . import cli, gru, lstm, rnn_scratch
-from .models import (ModelSpec, RNNModel, gluon_parity, randomize, run_cell,
-                     scratch_cell_params)
-from .rnn_scratch import output_params
-from .train import (BOOK, InputSteps, ScratchModel, fed_indices,
-                    output_layer)
+from .models import (LAYERS, ModelSpec, ScratchModel, output_layer,
+                     output_params, rnn_layer, unroll)
+from .parity import gluon_parity, randomize, scratch_cell_params
+from .train import BOOK
 
 # a scratch cell: its step, its parameters for (num_inputs, num_hiddens,
 # ctx), its zero state for (batch_size, num_hiddens, ctx)
@@ -41,19 +39,10 @@ CELLS = {
                       gru.init_gru_state),
     'lstm': Cell(lstm.lstm_cell, lstm.cell_params, lstm.init_lstm_state),
 }
-GLUON_LAYERS = {'rnn': rnn.RNN, 'gru': rnn.GRU, 'lstm': rnn.LSTM}
 # the scratch step that computes what a Gluon layer of this mode computes
 GLUON_STEPS = {'rnn_tanh': rnn_scratch.rnn_cell,
                'rnn_relu': partial(rnn_scratch.rnn_cell, activation=nd.relu),
                'gru': gru.gru_cell_gluon, 'lstm': lstm.lstm_cell}
-
-
-def gluon_layer(cell, num_hiddens, **kwargs):
-    """``rnn.RNN/GRU/LSTM(num_hiddens, **kwargs)``; an RNN gets the scratch
-    cell's tanh (Gluon's ``rnn.RNN`` defaults to ReLU)."""
-    if cell == 'rnn':
-        kwargs.setdefault('activation', 'tanh')
-    return GLUON_LAYERS[cell](num_hiddens, **kwargs)
 
 
 def get_params(vocab_size, num_hiddens, num_layers, ctx, cell='rnn'):
@@ -74,17 +63,14 @@ def init_deep_state(batch_size, num_hiddens, ctx, cell='rnn', num_layers=2):
                  for s in init_state(batch_size, num_hiddens, ctx))
 
 
-def stack(inputs, state, params, cell, num_layers, layer=run_cell):
+def stack(inputs, state, params, cell, num_layers, layer=unroll):
     """Run ``num_layers`` layers: ``layer(cell, inputs, state, params) ->
     (Hs, state)`` with layer l reading the Hs of layer l-1. ``params`` and
     ``state`` are flat, layer after layer (equal shares each). Returns the
     top layer's Hs and the flat final state."""
     n_p, n_s = len(params) // num_layers, len(state) // num_layers
-    fast = fed_indices(inputs)
     new_state = ()
     for l in range(num_layers):
-        if l > 0 and fast:  # the input products of all steps at once
-            inputs = InputSteps(Hs=inputs)
         inputs, s = layer(cell, inputs, state[l * n_s:(l + 1) * n_s],
                           params[l * n_p:(l + 1) * n_p])
         new_state += s
@@ -94,11 +80,10 @@ def stack(inputs, state, params, cell, num_layers, layer=run_cell):
 def deep_rnn(inputs, state, params, cell, num_layers):
     """The deep RNN: ``num_layers`` layers of ``cell`` (a step function),
     then ``O_t = H_t^(L) W_hq + b_q``; returns the outputs (num_steps
-    arrays of (batch, vocab); see ``train.output_layer`` for the fast path)
-    and the flat final state."""
+    arrays of (batch, vocab)) and the flat final state."""
     W_hq, b_q = params[-2:]
     Hs, state = stack(inputs, state, params[:-2], cell, num_layers)
-    return output_layer(Hs, W_hq, b_q, fast=fed_indices(inputs)), state
+    return output_layer(Hs, W_hq, b_q), state
 
 
 def scratch_model(vocab_size, num_hiddens, ctx, cell='rnn', num_layers=2):
@@ -108,13 +93,8 @@ def scratch_model(vocab_size, num_hiddens, ctx, cell='rnn', num_layers=2):
         partial(deep_rnn, cell=CELLS[cell].step, num_layers=num_layers),
         get_params(vocab_size, num_hiddens, num_layers, ctx, cell),
         partial(init_deep_state, cell=cell, num_layers=num_layers),
-        num_hiddens, vocab_size, ctx)
-
-
-def concise_model(vocab_size, num_hiddens, cell='rnn', num_layers=2):
-    """``RNNModel(rnn.RNN/GRU/LSTM(num_hiddens, num_layers=L), vocab)``."""
-    return RNNModel(gluon_layer(cell, num_hiddens, num_layers=num_layers),
-                    vocab_size)
+        num_hiddens, vocab_size, ctx,
+        ModelSpec('scratch', cell, num_hiddens, num_layers))
 
 
 def parity(cell, num_layers, num_inputs, num_hiddens, num_steps, batch_size,
@@ -123,8 +103,8 @@ def parity(cell, num_layers, num_inputs, num_hiddens, num_steps, batch_size,
     (``kwargs``: more layer options, e.g. ``activation='relu'``) against
     the scratch stack fed its weights: max absolute differences (outputs,
     final state)."""
-    layer = gluon_layer(cell, num_hiddens, num_layers=num_layers,
-                        input_size=num_inputs, **kwargs)
+    layer = rnn_layer(cell, num_hiddens, num_layers=num_layers,
+                      input_size=num_inputs, **kwargs)
     layer.initialize(ctx=ctx)
     randomize(layer)
     params = [p for k in range(num_layers)
@@ -137,21 +117,20 @@ def parity(cell, num_layers, num_inputs, num_hiddens, num_steps, batch_size,
 
 
 def main(argv=None):
-    p = cli.parser('deep_rnn', __doc__, BOOK)
-    p.add_argument('--cell', choices=sorted(GLUON_LAYERS), default='rnn')
+    p = cli.parser('deep_rnn', __doc__, BOOK, impl='deep RNN')
+    p.add_argument('--cell', choices=sorted(LAYERS), default='rnn')
     p.add_argument('--num-layers', type=cli.positive_int, default=2)
-    p.add_argument('--impl', choices=['scratch', 'gluon', 'both'],
-                   default='both', help='which deep RNN to train')
     args = p.parse_args(argv)
-    ctx, hp = cli.setup(args), cli.hyper(args)
-    impls = ['scratch', 'gluon'] if args.impl == 'both' else [args.impl]
-    results = cli.train_all(args, {
-        impl: ModelSpec(impl, args.cell, hp.num_hiddens, args.num_layers)
-        for impl in impls}, cli.load(args), hp, ctx)
+    ctx, hp, opts, data = cli.start(args)
+    h, L = hp.num_hiddens, args.num_layers
+    # the concise model: RNNModel(rnn.RNN(h, num_layers=L), vocab_size)
+    results = cli.train_impls(
+        opts, lambda: scratch_model(data[3], h, ctx, args.cell, L),
+        ModelSpec('gluon', args.cell, h, L), data, hp, ctx)
     print('Gluon layers with random weights vs the scratch stack fed their '
           'weights (max |diff| outputs, final state):')
     results['parity'] = {}
-    for cell in sorted(GLUON_LAYERS):
+    for cell in sorted(LAYERS):
         for num_layers in (2, 3):
             gap = parity(cell, num_layers, 10, 8, 6, 3, ctx)
             results['parity'][cell, num_layers] = gap

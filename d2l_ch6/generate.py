@@ -7,9 +7,10 @@ prefix: greedy by default (the book's argmax), or sampled with
 """
 import argparse
 
-from . import checkpoint
+from . import cli
 from .device import parse_ctx
-from .train import greedy, predict, sampler
+from .predict import greedy, predict, sampler
+from .zoo import restore
 
 
 def main(argv=None):
@@ -33,7 +34,7 @@ def main(argv=None):
     args = p.parse_args(argv)
     if args.length < 0:
         p.error('--length must be >= 0')
-    model, ckpt = checkpoint.restore(args.checkpoint, parse_ctx(args.ctx))
+    model, ckpt = restore(args.checkpoint, parse_ctx(args.ctx))
     prefix = args.prefix or ckpt.meta['hyper']['prefixes'][0]
     if args.temperature is None and args.top_k is None:
         pick = greedy
@@ -47,5 +48,4 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    from .cli import run
-    run(main)
+    cli.run(main)

@@ -19,11 +19,8 @@ weights does not, and ``main`` prints how far apart the two are: on random
 weights, and as the perplexity of a trained ``rnn.GRU`` run in each form
 (the weights a Gluon GRU learns are useless in the book's form).
 
-The exercise on ideal gate values is answered by :func:`ideal_gates`: to
-predict step t from the input of step t' < t alone, take R = 0 and Z = 0
-at t' (the state restarts from X_t' alone) and Z = 1 at every later step
-(the state is copied, R does not matter); the run perturbs every other
-input and the initial state and shows H_t does not move.
+The exercises (ideal gate values, tuning, GRU vs RNN time) are runs of
+:mod:`d2l_ch6.exercises.gru`.
 """
 from functools import partial
 
@@ -31,11 +28,11 @@ from mxnet import nd
 from mxnet.gluon import rnn
 
 from . import cli
-from .models import (ModelSpec, RNNModel, gluon_parity, randomize, run_cell,
-                     scratch_cell_params, scratch_dense_params)
-from .rnn_scratch import output_params
-from .train import (BOOK_GATED, GluonModel, ScratchModel,
-                    evaluate_perplexity, new_params, unroll, x_dot)
+from .models import (GluonModel, ModelSpec, ScratchModel, new_params,
+                     output_layer, output_params, unroll)
+from .parity import (gluon_parity, randomize, scratch_cell_params,
+                     scratch_dense_params)
+from .train import BOOK_GATED, evaluate_perplexity
 
 
 def _three(num_inputs, num_hiddens):
@@ -63,35 +60,30 @@ def init_gru_state(batch_size, num_hiddens, ctx):
     return (nd.zeros(shape=(batch_size, num_hiddens), ctx=ctx), )
 
 
-def gru_cell(X, state, params, R=None, Z=None):
+def gru_cell(X, state, params):
     """One step of the book's GRU: X (batch, in), state (H,); ``params``
-    starts with the 9 cell parameters. ``R``/``Z`` force the gates to given
-    values (the exercise); None computes them. Returns (H,)."""
+    starts with the 9 cell parameters. Returns (H,)."""
     W_xz, W_hz, b_z, W_xr, W_hr, b_r, W_xh, W_hh, b_h = params[:9]
     H, = state
-    if Z is None:
-        Z = nd.sigmoid(x_dot(X, W_xz) + nd.dot(H, W_hz) + b_z)
-    if R is None:
-        R = nd.sigmoid(x_dot(X, W_xr) + nd.dot(H, W_hr) + b_r)
-    H_tilda = nd.tanh(x_dot(X, W_xh) + nd.dot(R * H, W_hh) + b_h)
+    Z = nd.sigmoid(nd.dot(X, W_xz) + nd.dot(H, W_hz) + b_z)
+    R = nd.sigmoid(nd.dot(X, W_xr) + nd.dot(H, W_hr) + b_r)
+    H_tilda = nd.tanh(nd.dot(X, W_xh) + nd.dot(R * H, W_hh) + b_h)
     return (Z * H + (1 - Z) * H_tilda, )
 
 
 def gru(inputs, state, params):
     """The book's ``gru``: outputs ``O_t = H_t W_hq + b_q`` of every step
     (num_steps arrays of (batch, vocab)) and the final state."""
-    return unroll(gru_cell, inputs, state, params)
+    W_hq, b_q = params[-2:]
+    Hs, state = unroll(gru_cell, inputs, state, params)
+    return output_layer(Hs, W_hq, b_q), state
 
 
 def scratch_model(vocab_size, num_hiddens, ctx):
     """A fresh scratch GRU (new parameters) ready for ``fit``."""
     return ScratchModel(gru, get_params(vocab_size, num_hiddens, ctx),
-                        init_gru_state, num_hiddens, vocab_size, ctx)
-
-
-def concise_model(vocab_size, num_hiddens):
-    """The book's concise GRU: ``RNNModel(rnn.GRU(num_hiddens), vocab)``."""
-    return RNNModel(rnn.GRU(num_hiddens), vocab_size)
+                        init_gru_state, num_hiddens, vocab_size, ctx,
+                        ModelSpec('scratch', 'gru', num_hiddens))
 
 
 # -- Gluon's form ------------------------------------------------------------
@@ -106,13 +98,21 @@ def cell_params_gluon(num_inputs, num_hiddens, ctx):
 def gru_cell_gluon(X, state, params):
     """One GRU step in Gluon's (cuDNN's) form: the reset gate applies to
     ``H W_hh + b_hh``. ``params`` starts with [W_xz, W_hz, b_z, W_xr, W_hr,
-    b_r, W_xh, W_hh, b_xh, b_hh] (``models.scratch_cell_params``)."""
+    b_r, W_xh, W_hh, b_xh, b_hh] (``parity.scratch_cell_params``)."""
     W_xz, W_hz, b_z, W_xr, W_hr, b_r, W_xh, W_hh, b_xh, b_hh = params[:10]
     H, = state
-    Z = nd.sigmoid(x_dot(X, W_xz) + nd.dot(H, W_hz) + b_z)
-    R = nd.sigmoid(x_dot(X, W_xr) + nd.dot(H, W_hr) + b_r)
-    H_tilda = nd.tanh(x_dot(X, W_xh) + b_xh + R * (nd.dot(H, W_hh) + b_hh))
+    Z = nd.sigmoid(nd.dot(X, W_xz) + nd.dot(H, W_hz) + b_z)
+    R = nd.sigmoid(nd.dot(X, W_xr) + nd.dot(H, W_hr) + b_r)
+    H_tilda = nd.tanh(nd.dot(X, W_xh) + b_xh + R * (nd.dot(H, W_hh) + b_hh))
     return (Z * H + (1 - Z) * H_tilda, )
+
+
+def gru_gluon(inputs, state, params):
+    """``gru`` with :func:`gru_cell_gluon`: what a trained ``rnn.GRU`` in
+    ``RNNModel`` computes, from its weights."""
+    W_hq, b_q = params[-2:]
+    Hs, state = unroll(gru_cell_gluon, inputs, state, params)
+    return output_layer(Hs, W_hq, b_q), state
 
 
 def to_book_form(params):
@@ -133,7 +133,7 @@ def form_gap(num_inputs, num_hiddens, num_steps, batch_size, ctx):
     for form, cell, p in [('gluon form', gru_cell_gluon, params),
                           ('book form', gru_cell, to_book_form(params))]:
         gaps[form] = gluon_parity(
-            layer, partial(run_cell, cell, params=p), num_inputs,
+            layer, partial(unroll, cell, params=p), num_inputs,
             num_steps, batch_size, ctx)
     return gaps
 
@@ -146,93 +146,23 @@ def trained_gap(model, corpus_indices, num_steps, ctx):
     params = scratch_cell_params(model.rnn) + scratch_dense_params(
         model.dense)
 
-    def as_scratch(cell, p):
-        return ScratchModel(partial(unroll, cell), p, init_gru_state,
-                            num_hiddens, vocab_size, ctx)
+    def as_scratch(rnn, p):
+        return ScratchModel(rnn, p, init_gru_state, num_hiddens, vocab_size,
+                            ctx)
 
-    models = [GluonModel(model, ctx), as_scratch(gru_cell_gluon, params),
-              as_scratch(gru_cell, to_book_form(params))]
+    models = [GluonModel(model, ctx), as_scratch(gru_gluon, params),
+              as_scratch(gru, to_book_form(params))]
     return tuple(evaluate_perplexity(m, corpus_indices, num_steps, ctx)
                  for m in models)
 
 
-# -- the exercise: ideal gate values -----------------------------------------
-
-# schedule name -> gates (R, Z) at step s (1-based) given t'; None computes
-SCHEDULES = {
-    'learned gates (no forcing)': lambda s, tp: (None, None),
-    "R=0, Z=1 at every step": lambda s, tp: (0, 1),
-    "Z=1 after t' only": lambda s, tp: (None, 1) if s > tp else (None, None),
-    "Z=0 at t', Z=1 after": lambda s, tp: (
-        (None, 0) if s == tp else (None, 1) if s > tp else (None, None)),
-    "ideal: R=0, Z=0 at t', Z=1 after": lambda s, tp: (
-        (0, 0) if s == tp else (None, 1) if s > tp else (None, None)),
-}
-
-
-def ideal_gates(num_inputs=8, num_hiddens=6, num_steps=8, t_prime=3,
-                batch_size=4, ctx=None, log=print):
-    """Answer the exercise with a run: for each gate schedule, how much H_t
-    (t = num_steps) moves when X_t' is changed, and when every other input
-    and H_0 are changed. Only a schedule giving (> 0, 0) uses the input of
-    step t' alone. Returns {schedule: (moved by X_t', moved by the rest)}
-    and, under 'ideal', the gap to tanh(X_t' W_xh + b_h)."""
-    def normal(shape):
-        return nd.random.normal(shape=shape, ctx=ctx)
-
-    # gates far from 0 and 1 by themselves: random weights of scale 1
-    params = [normal(p.shape) for p in cell_params(num_inputs, num_hiddens,
-                                                   ctx)]
-    X = [normal((batch_size, num_inputs)) for _ in range(num_steps)]
-    H0 = normal((batch_size, num_hiddens))
-    other = [normal((batch_size, num_inputs)) for _ in range(num_steps)]
-    X_tp = [x if s != t_prime else other[s - 1]
-            for s, x in enumerate(X, 1)]  # only X_t' changed
-    X_rest = [x if s == t_prime else other[s - 1]
-              for s, x in enumerate(X, 1)]  # all but X_t' changed
-    H0_rest = normal((batch_size, num_hiddens))
-
-    def final_H(schedule, inputs, H):
-        for s, x in enumerate(inputs, 1):
-            R, Z = schedule(s, t_prime)
-            H, = gru_cell(x, (H,), params, R=R, Z=Z)
-        return H
-
-    def gap(a, b):
-        return float(nd.abs(a - b).max().asscalar())
-
-    log("ideal gates: t'=%d, t=%d; max |change of H_t| when we change"
-        % (t_prime, num_steps))
-    log('  %-36s %10s %14s' % ('schedule', "X_t' only", "rest and H_0"))
-    result = {}
-    for name, schedule in SCHEDULES.items():
-        H_t = final_H(schedule, X, H0)
-        moved = (gap(final_H(schedule, X_tp, H0), H_t),
-                 gap(final_H(schedule, X_rest, H0_rest), H_t))
-        result[name] = moved
-        log('  %-36s %10.2e %14.2e' % ((name,) + moved))
-    W_xh, b_h = params[6], params[8]
-    direct = nd.tanh(nd.dot(X[t_prime - 1], W_xh) + b_h)
-    ideal = final_H(SCHEDULES["ideal: R=0, Z=0 at t', Z=1 after"], X, H0)
-    result['ideal = tanh(X_t\' W_xh + b_h)'] = gap(ideal, direct)
-    log("  ideal H_t - tanh(X_t' W_xh + b_h): %.2e" % gap(ideal, direct))
-    log("  answer: R_t'=0 and Z_t'=0 (restart from X_t'), then Z=1 (copy)"
-        " at every step after t'; R after t' and both gates before t' do "
-        "not matter")
-    return result
-
-
 def main(argv=None):
-    p = cli.parser('gru', __doc__, BOOK_GATED)
-    p.add_argument('--impl', choices=['scratch', 'gluon', 'both'],
-                   default='both', help='which GRU to train')
-    args = p.parse_args(argv)
-    ctx, hp = cli.setup(args), cli.hyper(args)
-    data = cli.load(args)
-    impls = ['scratch', 'gluon'] if args.impl == 'both' else [args.impl]
-    results = cli.train_all(args, {
-        impl: ModelSpec(impl, 'gru', hp.num_hiddens) for impl in impls},
-        data, hp, ctx)
+    p = cli.parser('gru', __doc__, BOOK_GATED, impl='GRU')
+    ctx, hp, opts, data = cli.start(p.parse_args(argv))
+    # the book's concise GRU: RNNModel(rnn.GRU(num_hiddens), vocab_size)
+    results = cli.train_impls(
+        opts, lambda: scratch_model(data[3], hp.num_hiddens, ctx),
+        ModelSpec('gluon', 'gru', hp.num_hiddens), data, hp, ctx)
 
     gaps = form_gap(10, 8, 6, 3, ctx)
     print('rnn.GRU with random weights vs the scratch cells fed its '
@@ -247,7 +177,6 @@ def main(argv=None):
               'Gluon %.3f, scratch Gluon form %.3f, scratch book form %.3f'
               % ppl)
         results['trained_gap'] = ppl
-    results['ideal_gates'] = ideal_gates(ctx=ctx)
     return results
 
 

@@ -13,8 +13,9 @@ import time
 
 from . import cli, lang_model
 from .data import split_corpus
-from .models import ModelSpec, build_model
-from .train import BOOK, BOOK_GATED, fit
+from .models import ModelSpec
+from .train import BOOK, BOOK_GATED, fit, seed_all
+from .zoo import build_model
 
 # (label, spec, the book's schedule for that section)
 MODELS = [
@@ -69,7 +70,7 @@ def main(argv=None):
         model = build_model(spec, vocab_size, ctx, fast=True)
         if hasattr(model, 'prepare'):
             model.prepare()
-        cli.seed_all(args.seed)
+        seed_all(args.seed)
         start = time.time()
         h = fit(model, train, idx_to_char, char_to_idx, hp, ctx=ctx,
                 valid_indices=valid, log=lambda *a: None,

@@ -8,8 +8,6 @@ read. The section
 * counts the n-grams (n = 1..4) twice, with Python's ``Counter`` (from
   scratch) and with NDArray operations on the device, and a third time with
   ``mxnet.contrib.text`` (the concise version), and shows they agree;
-* answers the exercise "how many counts does a 4-gram model store for
-  100,000 tokens" by counting;
 * scores add-k smoothed n-gram models on held-out text: the baseline the
   RNNs have to beat;
 * shows the book's 你走先 / 你先走: equal under a unigram model, different
@@ -25,8 +23,9 @@ from mxnet import nd
 from mxnet.contrib import text
 
 from . import cli
-from .data import read_corpus, split_corpus
-from .errors import BadInput, CorpusError
+from .corpus import read_corpus
+from .data import split_corpus
+from .errors import BadInput
 
 # --- counting from scratch ------------------------------------------------
 
@@ -162,50 +161,6 @@ def vocabulary(chars):
         _SEP.join(chars), token_delim=_SEP))
 
 
-# --- the exercise: how many counts a 4-gram model stores ------------------
-
-
-@dataclass
-class Storage:
-    """Distinct n-grams (the counts a model stores) against the number of
-    positions (the upper bound T-n+1), n = 1..max_n, of one text."""
-    text: str
-    tokens: int
-    distinct: tuple
-    positions: tuple
-    how: str = 'counted'  # or how the numbers were estimated
-
-    @property
-    def total(self):
-        return sum(self.distinct)
-
-
-def storage(name, tokens, max_n):
-    """The Storage of ``tokens``, counted."""
-    return Storage(name, len(tokens),
-                   tuple(len(count_ngrams(tokens, n))
-                         for n in range(1, max_n + 1)),
-                   tuple(max(len(tokens) - n + 1, 0)
-                         for n in range(1, max_n + 1)))
-
-
-def estimate_storage(name, tokens, max_n, target, parts=5):
-    """Storage at ``target`` tokens for a text shorter than that: Heaps'
-    law ``distinct = a T^b`` fitted (least squares in log-log) to the
-    counts of ``parts`` prefixes (T/2^(parts-1), ..., T/2, T), then
-    extrapolated."""
-    sizes = [len(tokens) >> i for i in range(parts - 1, -1, -1)]
-    distinct = []
-    for n in range(1, max_n + 1):
-        b, a = np.polyfit(np.log(sizes), [math.log(len(count_ngrams(
-            tokens[:s], n))) for s in sizes], 1)
-        distinct.append(int(round(math.exp(a) * target ** b)))
-    return Storage(name, target, tuple(distinct),
-                   tuple(target - n + 1 for n in range(1, max_n + 1)),
-                   'estimated: distinct = a T^b fitted to %d prefixes of '
-                   '%d..%d tokens' % (parts, sizes[0], sizes[-1]))
-
-
 # --- add-k smoothing and perplexity ---------------------------------------
 
 
@@ -262,8 +217,8 @@ def heldout_perplexity(train, heldout, n, k, vocab_size):
 @dataclass
 class LangModelResult:
     """What 6.1 found: counts (n -> Counter of character tuples) and
-    conditional probabilities, the agreement of the other countings, the
-    storage table, held-out perplexities (n -> {k: ppl}) and the best k of
+    conditional probabilities, the agreement of the other countings,
+    held-out perplexities (n -> {k: ppl}) and the best k of
     each order, and the 你走先 example (phrase -> {order: P})."""
     counts: dict = field(default_factory=dict)
     probs: dict = field(default_factory=dict)
@@ -272,7 +227,6 @@ class LangModelResult:
     bigram_matrix_equal: bool = False
     contrib_equal: dict = field(default_factory=dict)
     vocabulary_size: int = 0
-    storage: list = field(default_factory=list)
     perplexity: dict = field(default_factory=dict)
     best: dict = field(default_factory=dict)
     example: dict = field(default_factory=dict)
@@ -332,52 +286,6 @@ def _counting(result, chars, corpus_indices, idx_to_char, vocab_size,
             _show(ctx_top), total, ', '.join(
                 '%r %.3f' % (w, p) for p, w in follow[:4]),
             sum(p for p, _ in follow)))
-
-
-def _storage(result, args, chars, max_n):
-    """The exercise: counted where the text exists, estimated otherwise."""
-    target = args.storage_tokens
-    whole = read_corpus(args.corpus, args.data_dir)
-    rows = [storage('%s, %d characters used' % (args.corpus, len(chars)),
-                    chars, max_n)]
-    if len(whole) != len(chars):
-        rows.append(storage('%s, whole corpus' % args.corpus, whole, max_n))
-    if len(whole) >= target:
-        rows.append(storage('%s, first %d characters' % (args.corpus,
-                                                         target),
-                            whole[:target], max_n))
-    else:
-        rows.append(estimate_storage('%s at %d characters' % (args.corpus,
-                                                              target),
-                                     whole, max_n, target))
-        other = 'timemachine' if args.corpus != 'timemachine' else None
-        try:
-            tm = read_corpus(other, args.data_dir) if other else ''
-        except CorpusError as e:
-            print('(%s not available: %s)' % (other, str(e).splitlines()[0]))
-            tm = ''
-        if len(tm) >= target:
-            rows.append(storage('%s, first %d characters' % (other, target),
-                                tm[:target], max_n))
-    result.storage = rows
-    orders = ' '.join('%8s' % ('n=%d' % n) for n in range(1, max_n + 1))
-    print('exercise: the counts a %d-gram model stores = distinct n-grams '
-          'of orders 1..%d' % (max_n, max_n))
-    print('  %-38s %7s %s %8s %9s' % ('text', 'tokens', orders, 'total',
-                                      'positions'))
-    notes = []
-    for row in rows:
-        if row.how != 'counted':
-            notes.append(row.how)
-        print('  %-38s %7d %s %8d %9d%s' % (
-            row.text, row.tokens,
-            ' '.join('%8d' % d for d in row.distinct), row.total,
-            sum(row.positions), ' (%d)' % len(notes) if notes and
-            row.how != 'counted' else ''))
-    for i, note in enumerate(notes):
-        print('  (%d) %s' % (i + 1, note))
-    print('  positions: T + (T-1) + ... + (T-%d), one count per position, '
-          'the bound distinct n-grams never exceed' % (max_n - 1))
 
 
 def _perplexity(result, train, heldout, vocab_size, max_n, ks):
@@ -445,12 +353,8 @@ def main(argv=None):
                    help='add-k smoothing constants to score')
     p.add_argument('--valid-frac', type=float, default=0.1,
                    help='the last part of the text held out')
-    p.add_argument('--storage-tokens', type=int, default=100000,
-                   help="the exercise's training-set size")
     p.add_argument('--phrases', nargs='+', default=['你走先', '你先走'])
     args = p.parse_args(argv)
-    if args.storage_tokens < 1:
-        raise BadInput('--storage-tokens must be positive')
     if not 0 < args.valid_frac < 1:
         raise BadInput('--valid-frac must be in (0, 1), got %r'
                        % args.valid_frac)
@@ -463,7 +367,6 @@ def main(argv=None):
     result = LangModelResult()
     _counting(result, chars, corpus_indices, idx_to_char, vocab_size,
               args.max_n, ctx)
-    _storage(result, args, chars, args.max_n)
     train, heldout = split_corpus(chars, args.valid_frac)
     _perplexity(result, train, heldout, vocab_size, args.max_n, args.k)
     _example(result, args, args.phrases,

@@ -16,8 +16,7 @@ import numpy as np
 from mxnet.gluon import data as gdata
 
 from . import cli
-from .data import data_iter_consecutive, data_iter_random
-from .errors import BadInput
+from .data import check_batches, data_iter_consecutive, data_iter_random
 
 
 class Windows(gdata.Dataset):
@@ -53,17 +52,11 @@ class PythonShuffle(gdata.Sampler):
         return self._length
 
 
-def _check(epoch_size, how):
-    if epoch_size < 1:
-        raise BadInput('%s sampling yields no batch: lower the batch size '
-                       'or the number of steps' % how)
-
-
 def random_loader(corpus_indices, batch_size, num_steps):
     """data_iter_random as a DataLoader: the windows starting at multiples
     of ``num_steps``, in a shuffled order, ``batch_size`` at a time."""
+    check_batches(len(corpus_indices), batch_size, num_steps, True)
     num_examples = (len(corpus_indices) - 1) // num_steps
-    _check(num_examples // batch_size, 'random')
     windows = Windows(corpus_indices,
                       range(0, num_examples * num_steps, num_steps),
                       num_steps)
@@ -76,9 +69,9 @@ def consecutive_loader(corpus_indices, batch_size, num_steps):
     """data_iter_consecutive as a DataLoader: the corpus cut into
     ``batch_size`` rows of ``batch_len``; batch i holds window i of every
     row, so the windows are listed batch by batch, row by row."""
+    epoch_size = check_batches(len(corpus_indices), batch_size, num_steps,
+                               False)
     batch_len = len(corpus_indices) // batch_size
-    epoch_size = (batch_len - 1) // num_steps
-    _check(epoch_size, 'consecutive')
     starts = [r * batch_len + i * num_steps
               for i in range(epoch_size) for r in range(batch_size)]
     return gdata.DataLoader(Windows(corpus_indices, starts, num_steps),

@@ -23,10 +23,10 @@ from mxnet import nd
 from mxnet.gluon import rnn
 
 from . import cli
-from .models import (ModelSpec, RNNModel, gluon_parity, randomize, run_cell,
-                     scratch_cell_params)
-from .rnn_scratch import output_params
-from .train import BOOK_GATED, ScratchModel, new_params, unroll, x_dot
+from .models import (ModelSpec, ScratchModel, new_params,
+                     output_layer, output_params, unroll)
+from .parity import gluon_parity, randomize, scratch_cell_params
+from .train import BOOK_GATED
 
 
 def cell_params(num_inputs, num_hiddens, ctx):
@@ -57,10 +57,10 @@ def lstm_cell(X, state, params):
     (W_xi, W_hi, b_i, W_xf, W_hf, b_f, W_xo, W_ho, b_o,
      W_xc, W_hc, b_c) = params[:12]
     H, C = state
-    I = nd.sigmoid(x_dot(X, W_xi) + nd.dot(H, W_hi) + b_i)
-    F = nd.sigmoid(x_dot(X, W_xf) + nd.dot(H, W_hf) + b_f)
-    O = nd.sigmoid(x_dot(X, W_xo) + nd.dot(H, W_ho) + b_o)
-    C_tilda = nd.tanh(x_dot(X, W_xc) + nd.dot(H, W_hc) + b_c)
+    I = nd.sigmoid(nd.dot(X, W_xi) + nd.dot(H, W_hi) + b_i)
+    F = nd.sigmoid(nd.dot(X, W_xf) + nd.dot(H, W_hf) + b_f)
+    O = nd.sigmoid(nd.dot(X, W_xo) + nd.dot(H, W_ho) + b_o)
+    C_tilda = nd.tanh(nd.dot(X, W_xc) + nd.dot(H, W_hc) + b_c)
     C = F * C + I * C_tilda
     H = O * C.tanh()
     return (H, C)
@@ -69,19 +69,16 @@ def lstm_cell(X, state, params):
 def lstm(inputs, state, params):
     """The book's ``lstm``: outputs ``O_t = H_t W_hq + b_q`` of every step
     (num_steps arrays of (batch, vocab)) and the final state (H, C)."""
-    return unroll(lstm_cell, inputs, state, params)
+    W_hq, b_q = params[-2:]
+    Hs, state = unroll(lstm_cell, inputs, state, params)
+    return output_layer(Hs, W_hq, b_q), state
 
 
 def scratch_model(vocab_size, num_hiddens, ctx):
     """A fresh scratch LSTM (new parameters) ready for ``fit``."""
     return ScratchModel(lstm, get_params(vocab_size, num_hiddens, ctx),
-                        init_lstm_state, num_hiddens, vocab_size, ctx)
-
-
-def concise_model(vocab_size, num_hiddens):
-    """The book's concise LSTM: ``RNNModel(rnn.LSTM(num_hiddens), vocab)``.
-    """
-    return RNNModel(rnn.LSTM(num_hiddens), vocab_size)
+                        init_lstm_state, num_hiddens, vocab_size, ctx,
+                        ModelSpec('scratch', 'lstm', num_hiddens))
 
 
 def parity(num_inputs, num_hiddens, num_steps, batch_size, ctx):
@@ -90,22 +87,18 @@ def parity(num_inputs, num_hiddens, num_steps, batch_size, ctx):
     layer = rnn.LSTM(num_hiddens, input_size=num_inputs)
     layer.initialize(ctx=ctx)
     randomize(layer)
-    scratch = partial(run_cell, lstm_cell, params=scratch_cell_params(layer))
+    scratch = partial(unroll, lstm_cell, params=scratch_cell_params(layer))
     return gluon_parity(layer, scratch, num_inputs, num_steps, batch_size,
                         ctx)
 
 
 def main(argv=None):
-    p = cli.parser('lstm', __doc__, BOOK_GATED)
-    p.add_argument('--impl', choices=['scratch', 'gluon', 'both'],
-                   default='both', help='which LSTM to train')
-    args = p.parse_args(argv)
-    ctx, hp = cli.setup(args), cli.hyper(args)
-    data = cli.load(args)
-    impls = ['scratch', 'gluon'] if args.impl == 'both' else [args.impl]
-    results = cli.train_all(args, {
-        impl: ModelSpec(impl, 'lstm', hp.num_hiddens) for impl in impls},
-        data, hp, ctx)
+    p = cli.parser('lstm', __doc__, BOOK_GATED, impl='LSTM')
+    ctx, hp, opts, data = cli.start(p.parse_args(argv))
+    # the book's concise LSTM: RNNModel(rnn.LSTM(num_hiddens), vocab_size)
+    results = cli.train_impls(
+        opts, lambda: scratch_model(data[3], hp.num_hiddens, ctx),
+        ModelSpec('gluon', 'lstm', hp.num_hiddens), data, hp, ctx)
     results['parity'] = parity(10, 8, 6, 3, ctx)
     print('rnn.LSTM with random weights vs lstm_cell fed its weights: '
           'max |diff| outputs %.2e, final state %.2e' % results['parity'])

@@ -13,8 +13,7 @@ from mxnet.gluon import rnn
 
 from . import cli
 from .errors import BadInput
-
-ACTIVATIONS = {'tanh': nd.tanh, 'relu': nd.relu}
+from .models import ACTIVATIONS
 
 
 def rnn_step(X, H, W_xh, W_hh, b_h, phi=nd.tanh):

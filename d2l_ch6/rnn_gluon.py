@@ -10,8 +10,9 @@ from mxnet import nd
 from mxnet.gluon import rnn
 
 from . import cli
-from .models import ModelSpec, build_model
-from .train import BOOK, predict
+from .models import ModelSpec, gluon_model
+from .predict import predict
+from .train import BOOK
 
 
 def layer_shapes(num_hiddens, vocab_size, num_steps, batch_size, ctx):
@@ -26,21 +27,21 @@ def layer_shapes(num_hiddens, vocab_size, num_steps, batch_size, ctx):
 
 def main(argv=None):
     args = cli.parser('rnn_gluon', __doc__, BOOK).parse_args(argv)
-    ctx, hp = cli.setup(args), cli.hyper(args)
-    data = cli.load(args)
+    ctx, hp, opts, data = cli.start(args)
     corpus_indices, char_to_idx, idx_to_char, vocab_size = data
     state, Y, state_new = layer_shapes(hp.num_hiddens, vocab_size,
                                        hp.num_steps, 2, ctx)
     print('state', state, '-> Y', Y, 'state_new', state_new)
 
-    # rnn.RNN(num_hiddens): relu, the layer's default the book keeps
-    model = build_model(ModelSpec('gluon', 'rnn', hp.num_hiddens,
+    # the book's RNNModel(rnn.RNN(num_hiddens), vocab_size): relu, the
+    # layer's default the book keeps
+    model = gluon_model(ModelSpec('gluon', 'rnn', hp.num_hiddens,
                                   activation='relu'), vocab_size, ctx)
     model.model.initialize(force_reinit=True, ctx=ctx)
     print('untrained:', predict(model, hp.prefixes[0], 10, idx_to_char,
                                 char_to_idx))
-    history = cli.train(args, model, data, hp, ctx)
-    cli.plot(args, {'rnn.RNN': history}, 'concise RNN (6.5)')
+    history = cli.train(opts, model, data, hp, ctx)
+    cli.plot(opts, {'rnn.RNN': history}, 'concise RNN (6.5)')
     return history
 
 

@@ -10,10 +10,9 @@ from functools import partial
 from mxnet import nd
 
 from . import cli
-from .models import ModelSpec, build_model
-from .train import BOOK, ScratchModel, new_params, unroll, x_dot
-
-ACTIVATIONS = {'tanh': nd.tanh, 'relu': nd.relu}
+from .models import (ACTIVATIONS, ModelSpec, ScratchModel, new_params,
+                     output_layer, output_params, unroll)
+from .train import BOOK
 
 
 def cell_params(num_inputs, num_hiddens, ctx):
@@ -21,11 +20,6 @@ def cell_params(num_inputs, num_hiddens, ctx):
     any input size (a deep layer reads the layer below, 6.9)."""
     return new_params([(num_inputs, num_hiddens), (num_hiddens, num_hiddens),
                        (num_hiddens,)], ctx)
-
-
-def output_params(num_hiddens, num_outputs, ctx):
-    """[W_hq (h, num_outputs), b_q (num_outputs,)]: the output layer."""
-    return new_params([(num_hiddens, num_outputs), (num_outputs,)], ctx)
 
 
 def get_params(vocab_size, num_hiddens, ctx):
@@ -49,22 +43,26 @@ def rnn_cell(X, state, params, activation=nd.tanh):
     """
     W_xh, W_hh, b_h = params[:3]
     H, = state
-    return (activation(x_dot(X, W_xh) + nd.dot(H, W_hh) + b_h), )
+    return (activation(nd.dot(X, W_xh) + nd.dot(H, W_hh) + b_h), )
 
 
 def rnn(inputs, state, params, activation=nd.tanh):
     """The book's ``rnn``: run the cell over ``inputs`` (num_steps arrays of
     (batch, vocab)) and return the outputs ``O_t = H_t W_hq + b_q`` and the
     final state."""
-    return unroll(partial(rnn_cell, activation=activation), inputs, state,
-                  params)
+    W_hq, b_q = params[-2:]
+    Hs, state = unroll(partial(rnn_cell, activation=activation), inputs,
+                       state, params)
+    return output_layer(Hs, W_hq, b_q), state
 
 
 def scratch_model(vocab_size, num_hiddens, ctx, activation='tanh'):
     """A fresh scratch RNN (new parameters) ready for ``fit``."""
     step = partial(rnn, activation=ACTIVATIONS[activation])
     return ScratchModel(step, get_params(vocab_size, num_hiddens, ctx),
-                        init_rnn_state, num_hiddens, vocab_size, ctx)
+                        init_rnn_state, num_hiddens, vocab_size, ctx,
+                        ModelSpec('scratch', 'rnn', num_hiddens,
+                                  activation=activation))
 
 
 def main(argv=None):
@@ -74,20 +72,19 @@ def main(argv=None):
     p.add_argument('--activation', choices=sorted(ACTIVATIONS),
                    default='tanh')
     args = p.parse_args(argv)
-    ctx, hp = cli.setup(args), cli.hyper(args)
-    data = cli.load(args)
+    ctx, hp, opts, data = cli.start(args)
     samplings = ['random', 'consecutive'] if args.sampling == 'both' \
         else [args.sampling]
-    spec = ModelSpec('scratch', 'rnn', hp.num_hiddens,
-                     activation=args.activation)
     histories = {}
     for sampling in samplings:
-        print('%s sampling, %s (%s)' % (sampling, spec.describe(), ctx))
+        model = scratch_model(data[3], hp.num_hiddens, ctx, args.activation)
+        print('%s sampling, %s (%s)' % (sampling, model.spec.describe(),
+                                        ctx))
         histories[sampling] = cli.train(
-            args, build_model(spec, data[3], ctx), data, hp, ctx,
+            opts, model, data, hp, ctx,
             name=sampling if len(samplings) > 1 else None,
             is_random_iter=sampling == 'random')
-    cli.plot(args, histories, 'scratch RNN: random vs consecutive sampling')
+    cli.plot(opts, histories, 'scratch RNN: random vs consecutive sampling')
     return histories
 
 

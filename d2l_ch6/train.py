@@ -1,11 +1,10 @@
-"""The shared training toolkit: one-hot, clipping, sgd, perplexity,
-prediction and one train-and-predict loop for scratch and Gluon models.
+"""The one training routine of the chapter, for scratch and Gluon models:
+hyper-parameters, gradient clipping, the sgd update, perplexity, the one
+training step and ``fit``, which prints the book's lines.
 
-The book's functions (``to_onehot``, ``grad_clipping``, ``sgd``,
-``predict_rnn``, ``predict_rnn_gluon``, ``train_and_predict_rnn``,
-``train_and_predict_rnn_gluon``) keep d2lzh's names, argument order and
-printed lines, as thin fronts over :func:`fit`. Where the book is wrong or
-slow this file says so next to the fix:
+Defined in section 6.4 (``train_and_predict_rnn``; its d2lzh front is in
+:mod:`d2l_ch6.book`). Where the book is wrong or slow this file says so
+next to the fix:
 
 * the book's ``for s in state: s.detach()`` throws the detached copies away;
   here the state really is replaced by its detached copy;
@@ -17,17 +16,20 @@ slow this file says so next to the fix:
   run stops with :class:`TrainingDiverged`, naming the epoch.
 """
 import math
+import random
 import sys
 import time
 from dataclasses import dataclass, field
 from typing import Optional, Tuple
 
+import mxnet as mx
 import numpy as np
-from mxnet import autograd, gluon, init, nd
+from mxnet import autograd, nd
 from mxnet.gluon import loss as gloss
 
 from .data import data_iter_consecutive, data_iter_random
 from .errors import BadInput, TrainingDiverged
+from .predict import predict
 
 
 @dataclass(frozen=True)
@@ -64,13 +66,17 @@ BOOK = Hyper()  # 6.4 and 6.5
 BOOK_GATED = Hyper(num_epochs=160, pred_period=40)  # 6.7 and 6.8
 
 
-def to_onehot(X, size):
-    """(batch, num_steps) indices -> num_steps arrays of (batch, size)."""
-    return [nd.one_hot(x, size) for x in X.T]
+def seed_all(seed):
+    """Seed python's random, numpy and mxnet (all devices)."""
+    random.seed(seed)
+    np.random.seed(seed)
+    mx.random.seed(seed)
 
 
-def _clip(grads, theta):
-    """Scale ``grads`` in place by min(1, theta / ||grads||) on the device."""
+def clip(grads, theta):
+    """Scale ``grads`` in place by min(1, theta / ||grads||), on the device
+    (``theta=None``: no-op). The book's ``grad_clipping``, without reading
+    the norm back to the host."""
     if theta is None:
         return
     if all(g.dtype == np.float32 for g in grads):
@@ -87,25 +93,23 @@ def _clip(grads, theta):
         nd.broadcast_mul(g, scale, out=g)
 
 
-def grad_clipping(params, theta, ctx=None):
-    """Clip the gradient: if the global L2 norm ``g`` of all gradients
-    exceeds ``theta``, scale every gradient by ``theta / g``.
-
-    ``params`` are NDArrays with attached gradients (``theta=None``: no-op).
-    Same numbers as the book's, computed on the device (``ctx`` is kept for
-    the book's signature; the gradients' own context is used).
-    """
-    _clip([p.grad for p in params], theta)
-
-
-clip_gradient = grad_clipping  # the project card's name
-
-
 def sgd(params, lr, batch_size):
     """Mini-batch stochastic gradient descent: p -= lr * p.grad / batch."""
-    for param in params:
-        nd.sgd_update(param, param.grad, lr=lr,
-                      rescale_grad=1.0 / batch_size, out=param)
+    sgd_update(params, [p.grad for p in params], lr, batch_size)
+
+
+def sgd_update(weights, grads, lr, batch_size=1):
+    """w -= lr * g / batch_size for each weight and its gradient."""
+    for w, g in zip(weights, grads):
+        nd.sgd_update(w, g, lr=lr, rescale_grad=1.0 / batch_size, out=w)
+
+
+def updater(model, lr):
+    """The update of ``model`` fit applies after each batch: plain sgd at
+    ``lr`` (the book divides by batch size 1: the loss is already a mean).
+    A Gluon model's arrays are looked up at every step: initialising or
+    loading it replaces them."""
+    return lambda: sgd_update(model.weights(), model.grads(), lr)
 
 
 def perplexity(mean_loss):
@@ -116,330 +120,49 @@ def perplexity(mean_loss):
         return math.inf
 
 
-def check_prefix(prefix, char_to_idx):
-    """Raise BadInput unless every character of ``prefix`` is known."""
-    if not prefix:
-        raise BadInput('the prefix is empty: give at least one character')
-    unknown = [c for c in dict.fromkeys(prefix) if c not in char_to_idx]
-    if unknown:
-        raise BadInput(
-            'prefix %r has character(s) not in the vocabulary: %s. Use '
-            'characters of the training corpus.'
-            % (prefix, ', '.join(repr(c) for c in unknown)))
+def mean(l_sum, n):
+    """A device sum of losses over ``n`` tokens, as a float64 mean: under
+    numpy 2 a float32 divided by an int stays float32."""
+    return float(l_sum.asscalar()) / n
 
 
-def greedy(Y):
-    """The book's choice: the index of the largest output."""
-    return int(Y.argmax(axis=1).asscalar())
+LOSS = gloss.SoftmaxCrossEntropyLoss()
 
 
-def sampler(temperature=1.0, top_k=None, seed=None):
-    """A ``pick`` for :func:`generate` that samples from softmax(Y / T),
-    among the ``top_k`` largest outputs if given, with its own seeded RNG
-    (so a seed gives the same text in every process)."""
-    if not temperature > 0:
-        raise BadInput('the temperature must be positive, got %r'
-                       % temperature)
-    if top_k is not None and top_k < 1:
-        raise BadInput('top_k must be >= 1, got %r' % top_k)
-    rng = np.random.RandomState(seed)
-
-    def pick(Y):
-        logits = Y[0].asnumpy().astype(np.float64) / temperature
-        if top_k is not None and top_k < logits.size:
-            logits[logits < np.sort(logits)[-top_k]] = -np.inf
-        p = np.exp(logits - logits.max())
-        return int(rng.choice(logits.size, p=p / p.sum()))
-    return pick
-
-
-def generate(step, state, prefix, num_chars, idx_to_char, char_to_idx,
-             pick=greedy):
-    """Feed ``prefix`` one character at a time, then ``num_chars`` more
-    chosen by ``pick`` from the outputs; return prefix + new characters.
-
-    ``step(index, state) -> (Y, state)`` with ``Y`` of shape (1, vocab).
-    """
-    check_prefix(prefix, char_to_idx)
-    output = [char_to_idx[prefix[0]]]
-    for t in range(num_chars + len(prefix) - 1):
-        Y, state = step(output[-1], state)
-        if t < len(prefix) - 1:
-            output.append(char_to_idx[prefix[t + 1]])
-        else:
-            output.append(pick(Y))
-    return ''.join(idx_to_char[i] for i in output)
-
-
-def new_params(shapes, ctx):
-    """Fresh scratch parameters with gradients attached: a weight drawn from
-    N(0, 0.01^2) for each 2-d shape, zeros for each 1-d (bias) shape, drawn
-    in order (so a seed gives the book's get_params values)."""
-    params = [nd.random.normal(scale=0.01, shape=shape, ctx=ctx)
-              if len(shape) == 2 else nd.zeros(shape, ctx=ctx)
-              for shape in shapes]
-    for param in params:
-        param.attach_grad()
-    return params
-
-
-def x_dot(X, W):
-    """The input product ``X W`` of a scratch cell. X is one-hot (batch,
-    vocab) as in the book, or the hidden states of the layer below (batch,
-    h); or, on the fast path, the indices (batch,) of the one-hot rows: a
-    one-hot row times W is the row of W at its index, so the product is a
-    row gather, and its gradient adds each row's gradient into that row of
-    W. ``ScratchModel(fast=True)`` feeds :class:`InputStep` items, whose
-    products are computed for all steps of the batch at once."""
-    if isinstance(X, InputStep):
-        return X.product(W)
-    if X.ndim == 1:
-        return nd.take(W, X)
-    return nd.dot(X, W)
-
-
-class InputStep:
-    """The X of step ``t`` on the fast path (see :class:`InputSteps`)."""
-
-    def __init__(self, steps, t):
-        self.steps, self.t = steps, t
-
-    def product(self, W):
-        """Step t's share (batch, h) of the product with W."""
-        return self.steps.products(W)[self.t]
-
-
-class InputSteps(list):
-    """The fast path's inputs of one batch, all known before the recurrence
-    runs: the indices X (batch, num_steps) of the characters, or the hidden
-    states Hs (num_steps arrays of (batch, n)) of the layer below. One
-    :class:`InputStep` per time step; the product of a weight W with the
-    inputs of all steps is made at once (one gather or one matrix product,
-    and one gradient op, instead of one per step and gate) and split into
-    the steps' shares."""
-
-    def __init__(self, X=None, Hs=None):
-        # time-major: indices (num_steps, batch), or the states stacked
-        # (num_steps * batch, n)
-        self.X = None if X is None else X.T
-        self.H = None if Hs is None else nd.concat(*Hs, dim=0)
-        self.made = {}  # id(W) -> (W, [step t's share])
-        num_steps = len(Hs) if X is None else X.shape[1]
-        super().__init__(InputStep(self, t) for t in range(num_steps))
-
-    def products(self, W):
-        """[step t's (batch, h) share of the product with W]."""
-        if id(W) not in self.made:
-            if self.X is not None:
-                XW = nd.take(W, self.X)  # (num_steps, batch, h)
-            else:
-                XW = nd.dot(self.H, W).reshape((len(self), -1, W.shape[1]))
-            parts = nd.split(XW, num_outputs=len(self), axis=0,
-                             squeeze_axis=True)
-            self.made[id(W)] = (W, parts if len(self) > 1 else [parts])
-        return self.made[id(W)][1]
-
-
-def fed_indices(inputs):
-    """True if ``inputs`` (one item per step) are those of the fast path
-    rather than the book's one-hot (batch, vocab) arrays."""
-    return isinstance(inputs[0], InputStep) or inputs[0].ndim == 1
-
-
-def output_layer(Hs, W_hq, b_q, fast=False):
-    """The outputs ``O_t = H_t W_hq + b_q`` of the hidden states ``Hs`` (one
-    (batch, h) array per step): one (batch, q) array per step, as in the
-    book; with ``fast`` the same numbers from one product over all steps, as
-    a list holding one (num_steps * batch, q) array (time-major rows)."""
-    if fast:
-        H = nd.concat(*Hs, dim=0)  # (num_steps * batch, h)
-        # FullyConnected (H W^T + b, hence W_hq.T): the same numbers, but
-        # the bias gradient is its fast column sum, where broadcast_add's
-        # backward is a slow reduction over the rows (10 ms a batch)
-        return [nd.FullyConnected(H, W_hq.T, b_q, num_hidden=b_q.size)]
-    return [nd.dot(H, W_hq) + b_q for H in Hs]
-
-
-def unroll(cell, inputs, state, params):
-    """Run a scratch ``cell`` over ``inputs`` (num_steps arrays of (batch,
-    vocab), or the fast path's :class:`InputSteps`) with the output layer
-    ``O_t = H_t W_hq + b_q`` (the last two of ``params``); return the
-    outputs (see :func:`output_layer`) and the final state. ``cell(X,
-    state, params) -> state`` reads its own parameters from the front of
-    ``params``; ``state[0]`` is H."""
-    Hs = []
-    for X in inputs:
-        state = cell(X, state, params)
-        Hs.append(state[0])
-    return output_layer(Hs, *params[-2:], fast=fed_indices(inputs)), state
-
-
-class ScratchModel:
-    """A from-scratch model: the book's ``rnn(inputs, state, params)``, its
-    parameters and ``init_rnn_state`` bundled for :func:`fit`. ``spec``
-    (a ModelSpec, set by ``models.build_model``) says how to rebuild it.
-
-    ``fast=True`` feeds ``rnn`` the indices of the inputs (an
-    :class:`InputSteps`) instead of their one-hot arrays: the cells' input
-    products become row gathers made for all steps at once (:func:`x_dot`)
-    and the output layer one product over all steps
-    (:func:`output_layer`); the same numbers, less work.
-    """
-
-    spec = None
-
-    def __init__(self, rnn, params, init_rnn_state, num_hiddens, vocab_size,
-                 ctx, fast=False):
-        self.rnn, self.params = rnn, params
-        self.init_rnn_state = init_rnn_state
-        self.num_hiddens, self.vocab_size, self.ctx = (
-            num_hiddens, vocab_size, ctx)
-        self.fast = fast
-        for param in params:
-            if param.grad is None:
-                param.attach_grad()
-
-    def begin_state(self, batch_size):
-        return self.init_rnn_state(batch_size, self.num_hiddens, self.ctx)
-
-    def __call__(self, X, state):
-        """X: (batch, num_steps) -> outputs (num_steps * batch, vocab)."""
-        inputs = InputSteps(X) if self.fast \
-            else to_onehot(X, self.vocab_size)
-        outputs, state = self.rnn(inputs, state, self.params)
-        if len(outputs) == 1:  # one step, or the fast output layer
-            return outputs[0], state
-        return nd.concat(*outputs, dim=0), state
-
-    def step(self, index, state):
-        return self(nd.array([[index]], ctx=self.ctx), state)
-
-    def grads(self):
-        return [p.grad for p in self.params]
-
-    def updater(self, lr):
-        return lambda: sgd(self.params, lr, 1)
-
-    def state_dict(self):
-        """{name: array}: the parameters, named by their position."""
-        return {str(i): p for i, p in enumerate(self.params)}
-
-    def load_state_dict(self, arrays):
-        """Copy the arrays of :meth:`state_dict` into the parameters."""
-        for name, param in self.state_dict().items():
-            _check_shape(name, param.shape, arrays)
-            param[:] = arrays[name].as_in_context(self.ctx)
-
-
-class GluonModel:
-    """A Gluon block with ``begin_state`` (such as RNNModel) for :func:`fit`:
-    its parameters are updated with plain sgd (what ``gluon.Trainer('sgd')``
-    computes, without its per-step bookkeeping)."""
-
-    spec = None
-
-    def __init__(self, model, ctx):
-        self.model, self.ctx = model, ctx
-        self.params = model.collect_params()
-
-    def prepare(self, initialize=True):
-        """As the book: weights re-initialised from N(0, 0.01^2) (unless
-        ``initialize=False``, e.g. loaded), and a HybridBlock hybridized
-        into one cached graph."""
-        if initialize:
-            self.model.initialize(ctx=self.ctx, force_reinit=True,
-                                  init=init.Normal(0.01))
-        if isinstance(self.model, gluon.HybridBlock):
-            self.model.hybridize(static_alloc=True, static_shape=True)
-        return self
-
-    def begin_state(self, batch_size):
-        return self.model.begin_state(batch_size=batch_size, ctx=self.ctx)
-
-    def __call__(self, X, state):
-        return self.model(X, state)
-
-    def step(self, index, state):
-        return self(nd.array([[index]], ctx=self.ctx), state)
-
-    def _trained(self):
-        return [p for p in self.params.values() if p.grad_req != 'null']
-
-    def grads(self):
-        return [p.grad(self.ctx) for p in self._trained()]
-
-    def updater(self, lr):
-        # the arrays are looked up at every step: initialize() and loading
-        # replace them
-        return lambda: sgd([p.data(self.ctx) for p in self._trained()],
-                           lr, 1)
-
-    def _named(self):
-        # structural names ('rnn.l0_i2h_weight', 'dense.weight'): the same
-        # in every process, unlike the blocks' counter-based prefixes
-        return self.model._collect_params_with_prefix()
-
-    def state_dict(self):
-        """{name: array} of the parameters, by their place in the block."""
-        return {name: p.data(self.ctx) for name, p in self._named().items()}
-
-    def load_state_dict(self, arrays):
-        """Load the arrays of :meth:`state_dict` (initialises the block)."""
-        for name, param in self._named().items():
-            _check_shape(name, param.shape, arrays)
-            param._load_init(arrays[name], self.ctx)  # as load_parameters
-
-
-def _check_shape(name, shape, arrays):
-    """BadInput unless ``arrays[name]`` fits ``shape`` (0: not yet known,
-    a Gluon parameter waiting for its first input)."""
-    if name not in arrays:
-        raise BadInput('the saved parameters lack %r: they belong to '
-                       'another model' % name)
-    saved = tuple(arrays[name].shape)
-    if len(saved) != len(shape) or any(
-            d and d != s for d, s in zip(shape, saved)):
-        raise BadInput('saved parameter %r has shape %s, the model needs %s:'
-                       ' they belong to another model'
-                       % (name, arrays[name].shape, shape))
-
-
-def predict(model, prefix, num_chars, idx_to_char, char_to_idx,
-            pick=greedy):
-    """Text from a ScratchModel or GluonModel (greedy by default)."""
-    return generate(model.step, model.begin_state(1), prefix, num_chars,
-                    idx_to_char, char_to_idx, pick)
-
-
-def predict_rnn(prefix, num_chars, rnn, params, init_rnn_state,
-                num_hiddens, vocab_size, ctx, idx_to_char, char_to_idx):
-    """Predict ``num_chars`` characters after ``prefix`` with a scratch
-    model (the book's greedy argmax). Unknown characters: BadInput."""
-    model = ScratchModel(rnn, params, init_rnn_state, num_hiddens,
-                         vocab_size, ctx)
-    return predict(model, prefix, num_chars, idx_to_char, char_to_idx)
-
-
-def predict_rnn_gluon(prefix, num_chars, model, vocab_size, ctx, idx_to_char,
-                      char_to_idx):
-    """Predict ``num_chars`` characters after ``prefix`` with a Gluon
-    model (the book's greedy argmax). Unknown characters: BadInput."""
-    return predict(GluonModel(model, ctx), prefix, num_chars, idx_to_char,
-                   char_to_idx)
+def train_step(model, X, Y, state, theta=None, update=None,
+               retain_graph=False, inspect=None):
+    """One training step: the outputs of batch ``X`` from ``state`` under
+    ``autograd.record``, the mean softmax cross-entropy against ``Y``
+    (time-major, as the outputs), backward, clipping to ``theta`` and
+    ``update()`` (None: no update). ``inspect(model)`` sees the gradients
+    before they are clipped. Returns (the mean loss (1,) on the device, the
+    new state, the number of tokens)."""
+    with autograd.record():
+        outputs, state = model(X, state)  # (T*B, vocab)
+        y = Y.T.reshape((-1,))  # time-major, as outputs
+        l = LOSS(outputs, y).mean()
+    l.backward(retain_graph=retain_graph)
+    if inspect is not None:
+        inspect(model)
+    clip(model.grads(), theta)
+    if update is not None:
+        update()
+    return l, state, y.size
 
 
 def evaluate_perplexity(model, corpus_indices, num_steps, ctx):
     """Perplexity of ``model`` on a held-out text, read as one sequence
-    (batch 1, the state carried over): tokens 1..n-1 are predicted."""
-    loss = gloss.SoftmaxCrossEntropyLoss()
+    (batch 1, the state carried over) in chunks of ``num_steps``: tokens
+    1..n-1 are predicted. ``num_steps=1`` feeds one character at a time,
+    as generation does."""
     data = nd.array(corpus_indices, ctx=ctx).reshape((1, -1))
     n = len(corpus_indices) - 1
     state, l_sum = model.begin_state(1), nd.zeros((1,), ctx=ctx)
     for i in range(0, n, num_steps):
         j = min(i + num_steps, n)
         outputs, state = model(data[:, i:j], state)
-        l_sum += loss(outputs, data[0, i + 1:j + 1]).sum()
-    return perplexity(float(l_sum.asscalar()) / n)
+        l_sum += LOSS(outputs, data[0, i + 1:j + 1]).sum()
+    return perplexity(mean(l_sum, n))
 
 
 @dataclass
@@ -479,8 +202,9 @@ def fit(model, corpus_indices, idx_to_char, char_to_idx, hp=BOOK, *, ctx,
         is_random_iter=False, detach=True, valid_indices=None,
         history=None, start_epoch=0, on_epoch_end=None, progress=False,
         log=print):
-    """Train ``model`` (a ScratchModel or GluonModel) on ``corpus_indices``
-    and print the book's lines every ``hp.pred_period`` epochs.
+    """Train ``model`` (a ScratchModel, GluonModel or fast model) on
+    ``corpus_indices`` and print the book's lines every ``hp.pred_period``
+    epochs.
 
     Random sampling starts every batch from a fresh state; consecutive
     sampling starts each epoch from a fresh state and carries it over,
@@ -493,8 +217,7 @@ def fit(model, corpus_indices, idx_to_char, char_to_idx, hp=BOOK, *, ctx,
     """
     data_iter_fn = data_iter_random if is_random_iter \
         else data_iter_consecutive
-    loss = gloss.SoftmaxCrossEntropyLoss()
-    update = model.updater(hp.lr)
+    update = updater(model, hp.lr)
     history = history if history is not None else History()
     bar = _progress_bar(progress, start_epoch, hp.num_epochs)
     write = bar.write if bar is not None else log
@@ -512,17 +235,11 @@ def fit(model, corpus_indices, idx_to_char, char_to_idx, hp=BOOK, *, ctx,
                     # the book's `for s in state: s.detach()` discarded
                     # detach()'s result
                     state = [s.detach() for s in state]
-                with autograd.record():
-                    outputs, state = model(X, state)  # (T*B, vocab)
-                    y = Y.T.reshape((-1,))  # time-major, as outputs
-                    l = loss(outputs, y).mean()
-                l.backward()
-                _clip(model.grads(), hp.clipping_theta)
-                update()
-                l_sum += l * y.size  # stays on the device
-                n += y.size
-            # the one host sync of the epoch
-            ppl = perplexity(float(l_sum.asscalar()) / n)
+                l, state, tokens = train_step(model, X, Y, state,
+                                              hp.clipping_theta, update)
+                l_sum += l * tokens  # stays on the device
+                n += tokens
+            ppl = perplexity(mean(l_sum, n))  # the epoch's one host sync
             seconds = time.time() - start
             if not math.isfinite(ppl):
                 last = history.perplexity[-1] if history.perplexity else None
@@ -554,52 +271,7 @@ def fit(model, corpus_indices, idx_to_char, char_to_idx, hp=BOOK, *, ctx,
     finally:
         if bar is not None:
             bar.close()
-        history.net, history.params = model, model.params
+        history.net = model
+        history.params = getattr(model, 'params', None)
         history.model = getattr(model, 'model', None)
     return history
-
-
-def _book_hyper(num_hiddens, num_epochs, num_steps, lr, clipping_theta,
-                batch_size, pred_period, pred_len, prefixes):
-    return Hyper(num_hiddens, num_epochs, num_steps, batch_size, lr,
-                 clipping_theta, pred_period, pred_len, tuple(prefixes))
-
-
-def train_and_predict_rnn(rnn, get_params, init_rnn_state, num_hiddens,
-                          vocab_size, ctx, corpus_indices, idx_to_char,
-                          char_to_idx, is_random_iter, num_epochs, num_steps,
-                          lr, clipping_theta, batch_size, pred_period,
-                          pred_len, prefixes):
-    """Train a from-scratch RNN and predict the next characters (the book's
-    routine and printed lines). Returns the History; ``.params`` holds the
-    trained parameters."""
-    hp = _book_hyper(num_hiddens, num_epochs, num_steps, lr, clipping_theta,
-                     batch_size, pred_period, pred_len, prefixes)
-    model = ScratchModel(rnn, get_params(), init_rnn_state, num_hiddens,
-                         vocab_size, ctx)
-    return fit(model, corpus_indices, idx_to_char, char_to_idx, hp,
-               ctx=ctx, is_random_iter=is_random_iter)
-
-
-def fit_gluon(model, corpus_indices, idx_to_char, char_to_idx, hp=BOOK, *,
-              ctx, initialize=True, **fit_kwargs):
-    """Train a Gluon block with :func:`fit`, as the book does: weights
-    re-initialised from N(0, 0.01^2) (unless ``initialize=False``), and a
-    HybridBlock hybridized into one cached graph. Returns the History;
-    ``.model`` is the trained block."""
-    net = GluonModel(model, ctx).prepare(initialize)
-    return fit(net, corpus_indices, idx_to_char, char_to_idx, hp, ctx=ctx,
-               **fit_kwargs)
-
-
-def train_and_predict_rnn_gluon(model, num_hiddens, vocab_size, ctx,
-                                corpus_indices, idx_to_char, char_to_idx,
-                                num_epochs, num_steps, lr, clipping_theta,
-                                batch_size, pred_period, pred_len, prefixes):
-    """Train a Gluon model (consecutive sampling, weights re-initialised
-    from N(0, 0.01^2)) and predict: the book's routine and printed lines.
-    Returns the History; ``.model`` is the trained model."""
-    hp = _book_hyper(num_hiddens, num_epochs, num_steps, lr, clipping_theta,
-                     batch_size, pred_period, pred_len, prefixes)
-    return fit_gluon(model, corpus_indices, idx_to_char, char_to_idx, hp,
-                     ctx=ctx)

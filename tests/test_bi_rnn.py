@@ -9,7 +9,9 @@ from mxnet import autograd, nd
 
 import d2l_ch6 as d2l
 from d2l_ch6 import bi_rnn, deep_rnn
-from d2l_ch6.models import (randomize, scratch_cell_params, to_gluon_state,
+from d2l_ch6.exercises.bi_rnn import shapes
+from d2l_ch6.models import rnn_layer
+from d2l_ch6.parity import (randomize, scratch_cell_params, to_gluon_state,
                             to_scratch_state)
 
 from test_deep_rnn import CELLS, SHAPES
@@ -21,7 +23,7 @@ from test_deep_rnn import CELLS, SHAPES
                          SHAPES)
 def test_equals_gluon_bidirectional(cell, kwargs, num_layers, num_inputs,
                                     num_hiddens, num_steps, batch_size, ctx):
-    layer = deep_rnn.gluon_layer(cell, num_hiddens, num_layers=num_layers,
+    layer = rnn_layer(cell, num_hiddens, num_layers=num_layers,
                                  bidirectional=True, input_size=num_inputs,
                                  **kwargs)
     layer.initialize(ctx=ctx)
@@ -48,7 +50,7 @@ def test_equals_gluon_bidirectional(cell, kwargs, num_layers, num_inputs,
 @pytest.mark.parametrize('batch_size', [1, 3])
 def test_different_sizes_equal_two_gluon_layers(cell, batch_size, ctx):
     num_inputs, h_f, h_b, num_steps = 6, 5, 3, 4
-    layers = [deep_rnn.gluon_layer(cell, h, input_size=num_inputs)
+    layers = [rnn_layer(cell, h, input_size=num_inputs)
               for h in (h_f, h_b)]
     for layer in layers:
         layer.initialize(ctx=ctx)
@@ -72,8 +74,8 @@ def test_different_sizes_equal_two_gluon_layers(cell, batch_size, ctx):
 @pytest.mark.parametrize('num_layers', [1, 2])
 def test_shapes_with_different_sizes(num_layers, ctx):
     vocab_size, batch_size, num_steps = 9, 2, 4
-    H, outputs, state = bi_rnn.shapes(vocab_size, (6, 3), batch_size,
-                                      num_steps, ctx, 'lstm', num_layers)
+    H, outputs, state = shapes(vocab_size, (6, 3), batch_size, num_steps,
+                               ctx, 'lstm', num_layers)
     assert H == (batch_size, 9)
     assert outputs == (num_steps * batch_size, vocab_size)
     # per layer: forward (H, C) of h_f, then backward (H, C) of h_b
@@ -109,7 +111,7 @@ def test_bidirectional_sees_the_future(ctx):
         assert (change.asscalar() > 1e-3) == leaks
 
 
-def test_stepwise_perplexity_equals_chunked_for_a_causal_model(jay, ctx):
+def test_one_at_a_time_equals_chunks_for_a_causal_model_only(jay, ctx):
     corpus_indices, _, _, vocab_size = jay
     text = corpus_indices[:80]
     for make, causal in ((deep_rnn.scratch_model, True),
@@ -117,7 +119,7 @@ def test_stepwise_perplexity_equals_chunked_for_a_causal_model(jay, ctx):
         model = make(vocab_size, 6, ctx, 'rnn', 1)
         for p in model.params:
             p[:] = nd.random.uniform(-0.5, 0.5, shape=p.shape, ctx=ctx)
-        stepwise = bi_rnn.stepwise_perplexity(model, text, ctx)
+        stepwise = d2l.evaluate_perplexity(model, text, 1, ctx)
         chunked = d2l.evaluate_perplexity(model, text, 10, ctx)
         assert (stepwise == pytest.approx(chunked, rel=1e-4)) == causal
 
@@ -145,7 +147,6 @@ def test_main_two_epochs(no_quick, capsys):
         '--epochs', '2', '--num-hiddens', '8', '--ctx', 'cpu',
         '--num-chars', '2000', '--num-steps', '10', '--pred-len', '5',
         '--pred-period', '1'])
-    assert results['shapes'][(8, 4), 1][0] == (2, 12)
     assert max(max(gap) for gap in results['parity'].values()) < 1e-5
     leak = results['leak']
     for name in ('uni', 'bi'):
@@ -169,8 +170,8 @@ def test_leak(impl, num_epochs, jay, ctx):
     corpus_indices, char_to_idx, idx_to_char, vocab_size = jay
     hp = d2l.Hyper(num_hiddens=64, num_epochs=num_epochs, num_steps=10,
                    batch_size=8, pred_period=100, pred_len=10)
-    r = bi_rnn.leak(corpus_indices[:1000], idx_to_char, char_to_idx,
-                    vocab_size, hp, ctx, 'rnn', impl, num_eval=300,
+    data = (corpus_indices[:1000], char_to_idx, idx_to_char, vocab_size)
+    r = bi_rnn.leak(data, hp, ctx, 'rnn', impl, num_eval=300,
                     log=lambda *a: None)
     uni, bi = r['uni'], r['bi']
     assert uni['stepwise'] == pytest.approx(uni['chunked'], rel=1e-4)

@@ -18,7 +18,7 @@ import sys
 
 import pytest
 
-from d2l_ch6 import data
+from d2l_ch6 import corpus
 
 BOOK_CELLS = r'''
 import math
@@ -185,8 +185,8 @@ def outputs(tmp_path_factory):
     book = tmp_path_factory.mktemp('book')
     (book / 'notebooks').mkdir()
     (book / 'data').mkdir()
-    jay = data.CORPORA['jaychou']
-    shutil.copyfile(data.find_corpus('jaychou', download_ok=False),
+    jay = corpus.CORPORA['jaychou']
+    shutil.copyfile(corpus.find_corpus('jaychou', download_ok=False),
                     book / 'data' / jay.file)
     env = {k: v for k, v in os.environ.items()
            if k not in ('D2L_CH6_DATA', 'D2L_CH6_QUICK')}

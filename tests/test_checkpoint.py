@@ -8,8 +8,9 @@ import sys
 import matplotlib.image
 import pytest
 
+import d2l_ch6
 from d2l_ch6 import checkpoint, cli, gru, rnn_gluon, rnn_scratch
-from d2l_ch6.train import predict
+from d2l_ch6.predict import predict
 
 TINY = ['--epochs', '2', '--pred-period', '1', '--pred-len', '5',
         '--num-hiddens', '16', '--ctx', 'cpu', '--quiet']
@@ -110,7 +111,8 @@ def test_a_failed_save_keeps_the_previous_checkpoint(saved, tmp_path,
 
     monkeypatch.setattr(checkpoint.nd, 'save', broken)
     with pytest.raises(KeyboardInterrupt):
-        checkpoint.save(str(target), history.net, ['a'], cli.BOOK, history)
+        checkpoint.save(str(target), history.net, ['a'], d2l_ch6.BOOK,
+                        history)
     assert target.read_bytes() == path.read_bytes()
     assert os.listdir(tmp_path) == ['keep.params']
 

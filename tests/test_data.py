@@ -25,17 +25,17 @@ import numpy as np
 import pytest
 
 import d2l_ch6 as d2l
-from d2l_ch6 import data
+from d2l_ch6 import corpus, data
 from d2l_ch6.errors import BadInput, CorpusError
 
-JAY = data.CORPORA['jaychou']
-TM = data.CORPORA['timemachine']
+JAY = corpus.CORPORA['jaychou']
+TM = corpus.CORPORA['timemachine']
 
 
 # the real corpus files, found the usual way (D2L_CH6_DATA in CI) before
 # any test moves the lookup places
-SOURCES = {c.file: data.find_corpus(name, download_ok=False)
-           for name, c in data.CORPORA.items()}
+SOURCES = {c.file: corpus.find_corpus(name, download_ok=False)
+           for name, c in corpus.CORPORA.items()}
 
 
 def source_file(corpus):
@@ -95,7 +95,7 @@ def sandbox(tmp_path, monkeypatch):
     monkeypatch.setenv('D2L_CH6_CACHE', str(dirs['cache']))
     monkeypatch.setenv('D2L_CH6_MIRROR', closed_port_url())
     monkeypatch.setenv('NO_PROXY', '127.0.0.1,localhost')
-    monkeypatch.setattr(data, '_CHECKOUT_DATA', str(dirs['checkout']))
+    monkeypatch.setattr(corpus, '_CHECKOUT_DATA', str(dirs['checkout']))
     return SimpleNamespace(dirs={k: str(v) for k, v in dirs.items()},
                            tmp=tmp_path)
 
@@ -119,7 +119,7 @@ def test_lookup_order(sandbox, place):
     for later in PLACES[k:]:
         put(sandbox.dirs[later])
     data_dir = sandbox.dirs['explicit'] if place == 'explicit' else None
-    path = data.find_corpus('jaychou', data_dir=data_dir)
+    path = corpus.find_corpus('jaychou', data_dir=data_dir)
     expected = os.path.join(sandbox.dirs[place], JAY.file)
     assert os.path.samefile(path, expected)
 
@@ -132,14 +132,14 @@ def test_lookup_relative_dirs_follow_the_working_directory(sandbox,
     other.mkdir()
     monkeypatch.chdir(other)
     with pytest.raises(CorpusError):
-        data.find_corpus('jaychou')
+        corpus.find_corpus('jaychou')
 
 
 def test_wrong_sha1_is_skipped_with_a_warning(sandbox):
     bad = put(sandbox.dirs['explicit'], content=b'not the lyrics')
     good = put(sandbox.dirs['cache'])
     with pytest.warns(UserWarning, match='sha1') as record:
-        path = data.find_corpus('jaychou', data_dir=sandbox.dirs['explicit'])
+        path = corpus.find_corpus('jaychou', data_dir=sandbox.dirs['explicit'])
     assert os.path.samefile(path, good)
     assert any(bad in str(w.message) for w in record)
 
@@ -171,7 +171,7 @@ def test_not_found_and_not_downloadable(sandbox):
 
 def test_download_disabled(sandbox):
     with pytest.raises(CorpusError, match='downloads are disabled'):
-        data.find_corpus('jaychou', download_ok=False)
+        corpus.find_corpus('jaychou', download_ok=False)
 
 
 # --- download from a local HTTP server ------------------------------------
@@ -206,9 +206,9 @@ def server(tmp_path):
     root = tmp_path / 'www'
     (root / 'good').mkdir(parents=True)
     (root / 'bad').mkdir()
-    for corpus in (JAY, TM):
-        shutil.copyfile(source_file(corpus), root / 'good' / corpus.file)
-        (root / 'bad' / corpus.file).write_bytes(b'tampered ' * 100)
+    for c in (JAY, TM):
+        shutil.copyfile(source_file(c), root / 'good' / c.file)
+        (root / 'bad' / c.file).write_bytes(b'tampered ' * 100)
     httpd = http.server.ThreadingHTTPServer(
         ('127.0.0.1', 0), functools.partial(Handler, directory=str(root)))
     thread = threading.Thread(target=httpd.serve_forever, args=(0.05,),
@@ -222,17 +222,17 @@ def server(tmp_path):
 
 @pytest.mark.parametrize('name', ['jaychou', 'timemachine'])
 def test_download_lands_in_the_cache(sandbox, server, monkeypatch, name):
-    corpus = data.CORPORA[name]
+    c = corpus.CORPORA[name]
     monkeypatch.setenv('D2L_CH6_MIRROR', server + '/good')
-    path = data.find_corpus(name)
+    path = corpus.find_corpus(name)
     cache = sandbox.dirs['cache']
-    assert os.path.samefile(path, os.path.join(cache, corpus.file))
-    assert files_in(cache) == [corpus.file]  # no temporary file left
+    assert os.path.samefile(path, os.path.join(cache, c.file))
+    assert files_in(cache) == [c.file]  # no temporary file left
     with open(path, 'rb') as f:
-        assert hashlib.sha1(f.read()).hexdigest() == corpus.sha1
+        assert hashlib.sha1(f.read()).hexdigest() == c.sha1
     # the next run finds it in the cache, with the server gone
     monkeypatch.setenv('D2L_CH6_MIRROR', closed_port_url())
-    assert os.path.samefile(data.find_corpus(name), path)
+    assert os.path.samefile(corpus.find_corpus(name), path)
 
 
 def test_download_then_load_equals_the_book(sandbox, server, monkeypatch):
@@ -247,7 +247,7 @@ def test_download_with_wrong_sha1_leaves_nothing(sandbox, server,
     monkeypatch.setenv('D2L_CH6_MIRROR', server + '/bad')
     cache = sandbox.dirs['cache']
     with pytest.raises(CorpusError, match='sha1'):
-        data.download('jaychou')
+        corpus.download('jaychou')
     assert files_in(cache) == []
     with pytest.raises(CorpusError) as e:
         d2l.load_data_jay_lyrics()
@@ -258,7 +258,7 @@ def test_download_with_wrong_sha1_leaves_nothing(sandbox, server,
 def test_interrupted_download_leaves_nothing(sandbox, server, monkeypatch):
     monkeypatch.setenv('D2L_CH6_MIRROR', server + '/truncated')
     with pytest.raises(CorpusError):
-        data.find_corpus('jaychou')
+        corpus.find_corpus('jaychou')
     assert files_in(sandbox.dirs['cache']) == []
 
 
@@ -266,7 +266,7 @@ def test_interrupted_download_leaves_nothing(sandbox, server, monkeypatch):
 
 def test_corrupt_zip_is_a_corpus_error(sandbox, monkeypatch):
     junk = b'PK this is not a zip archive'
-    monkeypatch.setitem(data.CORPORA, 'jaychou', JAY._replace(
+    monkeypatch.setitem(corpus.CORPORA, 'jaychou', JAY._replace(
         sha1=hashlib.sha1(junk).hexdigest()))
     path = put(sandbox.dirs['explicit'], content=junk)
     with pytest.raises(CorpusError) as e:
@@ -280,7 +280,7 @@ def test_zip_without_the_member_is_a_corpus_error(sandbox, monkeypatch):
         zout.writestr('something_else.txt', 'abc')
     with open(path, 'rb') as f:
         sha1 = hashlib.sha1(f.read()).hexdigest()
-    monkeypatch.setitem(data.CORPORA, 'jaychou', JAY._replace(sha1=sha1))
+    monkeypatch.setitem(corpus.CORPORA, 'jaychou', JAY._replace(sha1=sha1))
     with pytest.raises(CorpusError):
         d2l.load_data_jay_lyrics(data_dir=str(sandbox.tmp))
 

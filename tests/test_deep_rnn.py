@@ -10,7 +10,8 @@ from mxnet import autograd, nd
 
 import d2l_ch6 as d2l
 from d2l_ch6 import deep_rnn
-from d2l_ch6.models import (randomize, scratch_cell_params, to_gluon_state,
+from d2l_ch6.models import ModelSpec, RNNModel, gluon_model, rnn_layer
+from d2l_ch6.parity import (randomize, scratch_cell_params, to_gluon_state,
                             to_scratch_state)
 
 CELLS = [('rnn', {}), ('rnn', {'activation': 'relu'}), ('gru', {}),
@@ -26,7 +27,7 @@ SHAPES = [(5, 4, 1, 1), (7, 3, 6, 1), (10, 8, 5, 4)]
 def test_stack_equals_gluon_num_layers(cell, kwargs, num_layers, num_inputs,
                                        num_hiddens, num_steps, batch_size,
                                        ctx):
-    layer = deep_rnn.gluon_layer(cell, num_hiddens, num_layers=num_layers,
+    layer = rnn_layer(cell, num_hiddens, num_layers=num_layers,
                                  input_size=num_inputs, **kwargs)
     layer.initialize(ctx=ctx)
     randomize(layer)
@@ -47,7 +48,10 @@ def test_stack_equals_gluon_num_layers(cell, kwargs, num_layers, num_inputs,
 
 
 def test_scratch_rnn_is_tanh_like_the_gluon_layer_it_is_paired_with():
-    assert deep_rnn.concise_model(5, 3).rnn._mode == 'rnn_tanh'
+    spec = ModelSpec('gluon', 'rnn', 3, 2)  # as 6.9's main builds it
+    assert gluon_model(spec, 5, None).model.rnn._mode == 'rnn_tanh'
+    assert deep_rnn.scratch_model(5, 3, None).spec == ModelSpec(
+        'scratch', 'rnn', 3, 2)
 
 
 @pytest.mark.parametrize('cell', ['rnn', 'gru', 'lstm'])
@@ -97,7 +101,7 @@ def test_short_run_perplexity_falls(cell, jay, ctx):
                   idx_to_char=idx_to_char, char_to_idx=char_to_idx, hp=hp,
                   ctx=ctx)
     scratch = fit(deep_rnn.scratch_model(vocab_size, 16, ctx, cell, 2))
-    gluon = d2l.fit_gluon(deep_rnn.concise_model(vocab_size, 16, cell, 2),
+    gluon = d2l.fit_gluon(RNNModel(rnn_layer(cell, 16, 2), vocab_size),
                           corpus_indices[:3000], idx_to_char, char_to_idx,
                           hp, ctx=ctx)
     for history in (scratch, gluon):

@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from d2l_ch6 import checkpoint, data
+from d2l_ch6 import checkpoint, corpus
 
 TINY = ['--epochs', '1', '--pred-period', '1', '--pred-len', '5',
         '--num-hiddens', '16', '--ctx', 'cpu']
@@ -32,7 +32,7 @@ def sandbox(tmp_path):
     only where D2L_CH6_DATA says (a copy we may spoil)."""
     corpora = tmp_path / 'corpora'
     corpora.mkdir()
-    for c in data.CORPORA.values():
+    for c in corpus.CORPORA.values():
         shutil.copy(os.path.join(os.environ['D2L_CH6_DATA'], c.file),
                     corpora / c.file)
     work = tmp_path / 'work'
@@ -52,7 +52,7 @@ def cli(sandbox, *args, timeout=300):
 
 
 def spoil(sandbox, content):
-    (sandbox['corpora'] / data.CORPORA['jaychou'].file).write_bytes(content)
+    (sandbox['corpora'] / corpus.CORPORA['jaychou'].file).write_bytes(content)
 
 
 def saved_model(sandbox):
@@ -65,7 +65,7 @@ def saved_model(sandbox):
 # (id, how to set the case up, argv, what the message must say)
 CASES = [
     ('corpus missing, no network',
-     lambda s: (s['corpora'] / data.CORPORA['jaychou'].file).unlink(),
+     lambda s: (s['corpora'] / corpus.CORPORA['jaychou'].file).unlink(),
      ['6.3'], 'corpus file jaychou_lyrics.txt.zip not found'),
     ('corrupt zip', lambda s: spoil(s, b'PK\x03\x04 not really a zip'),
      ['6.3'], 'wrong sha1'),

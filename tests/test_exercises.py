@@ -13,14 +13,16 @@ import pytest
 from mxnet import autograd, nd
 from mxnet.gluon import loss as gloss
 from mxnet.gluon import rnn
+from numpy.lib.stride_tricks import sliding_window_view
 
 from d2l_ch6 import exercises as ex
 from d2l_ch6 import gru
-from d2l_ch6.cli import seed_all
-from d2l_ch6.data import data_iter_consecutive, read_corpus
+from d2l_ch6.corpus import read_corpus
+from d2l_ch6.data import data_iter_consecutive
 from d2l_ch6.errors import BadInput, TrainingDiverged
-from d2l_ch6.models import ModelSpec, build_model
-from d2l_ch6.train import BOOK, History
+from d2l_ch6.models import ModelSpec
+from d2l_ch6.train import BOOK, History, seed_all
+from d2l_ch6.zoo import build_model
 
 VERDICTS = {'confirmed', 'refuted', 'partly confirmed', 'not checked'}
 
@@ -90,7 +92,7 @@ def test_report_has_every_section(quick_run):
 
 def test_4gram_storage_counts(quick_run):
     rows = quick_run[0]['6.1-4gram-storage'].data['rows']
-    text = ''.join(read_corpus('jaychou'))[:ex.QUICK_CHARS]
+    text = ''.join(read_corpus('jaychou'))[:ex.lab.QUICK_CHARS]
     first = rows[0]
     assert first.tokens == len(text)
     for n in range(1, 5):
@@ -104,9 +106,76 @@ def test_4gram_storage_counts(quick_run):
         for n in range(1, 5))
 
 
+def test_storage_is_an_independent_count():
+    from test_lang_model import raw_text
+    jay = raw_text('jaychou')
+    tm = raw_text('timemachine')
+    texts = {'jaychou, 10000 characters used': jay[:10000],
+             'jaychou, whole corpus': jay,
+             'timemachine, first 100000 characters': tm[:100000]}
+    rows = {name: ex.lang_model.storage(name, text, 4)
+            for name, text in texts.items()}
+    rows['jaychou at 100000 characters'] = ex.lang_model.estimate_storage(
+        'jaychou at 100000 characters', jay, 4, 100000)
+    for name, text in texts.items():
+        row = rows[name]
+        assert row.how == 'counted' and row.tokens == len(text)
+        ids = np.frombuffer(text.encode('utf-32-le'), dtype=np.uint32)
+        for n in range(1, 5):
+            distinct = np.unique(sliding_window_view(ids, n), axis=0)
+            assert row.distinct[n - 1] == len(distinct)
+            assert row.positions[n - 1] == len(text) - n + 1
+        assert row.total == sum(row.distinct)
+    assert len(jay) < 100000  # so the 100,000-token row is an estimate
+    est = rows['jaychou at 100000 characters']
+    assert est.how.startswith('estimated') and est.tokens == 100000
+    whole = rows['jaychou, whole corpus']
+    for n in range(4):  # more text, more distinct n-grams, <= positions
+        assert whole.distinct[n] < est.distinct[n] <= est.positions[n]
+
+
+def test_estimate_follows_a_power_law():
+    """Heaps' fit extrapolates a known growth: a text whose i-th token is
+    new exactly when i is a perfect square (else a repeated 0) has about
+    sqrt(T) distinct unigrams."""
+    tokens, new = [], 0
+    for i in range(4096):
+        if math.isqrt(i) ** 2 == i:
+            new += 1
+            tokens.append(new)
+        else:
+            tokens.append(0)
+    est = ex.lang_model.estimate_storage('squares', tokens, 1, 16384, parts=5)
+    assert est.distinct[0] == pytest.approx(128, rel=0.02)
+
+
+def test_ideal_gates_measurement(ctx):
+    result = ex.gru.measure_gates(ctx=ctx, log=lambda *a: None)
+    moved_by_x, moved_by_rest = result["ideal: R=0, Z=0 at t', Z=1 after"]
+    assert moved_by_x > 0.1 and moved_by_rest == 0
+    # the learner's R=0, Z=1 everywhere never reads X_t'
+    assert result['R=0, Z=1 at every step'][0] == 0
+    # without R=0 or Z=0 at t', the rest leaks in
+    assert result["Z=1 after t' only"][1] > 0.1
+    assert result["Z=0 at t', Z=1 after"][1] > 0.1
+    assert result["ideal = tanh(X_t' W_xh + b_h)"] < 1e-6
+
+
+def test_forced_gates_are_the_books_cell_when_free(ctx):
+    params = [nd.random.uniform(-1, 1, shape=p.shape, ctx=ctx)
+              for p in gru.cell_params(5, 4, ctx)]
+    X = nd.random.normal(shape=(3, 5), ctx=ctx)
+    H = nd.random.normal(shape=(3, 4), ctx=ctx)
+    free, = ex.gru.forced_gru_cell(X, (H,), params)
+    book, = gru.gru_cell(X, (H,), params)
+    np.testing.assert_allclose(free.asnumpy(), book.asnumpy(), rtol=1e-6)
+    copied, = ex.gru.forced_gru_cell(X, (H,), params, R=0, Z=1)
+    np.testing.assert_allclose(copied.asnumpy(), H.asnumpy())
+
+
 def test_output_size_is_the_vocabulary(quick_run):
     measured = quick_run[0]['6.2-output-size'].data['measured']
-    text = read_corpus('jaychou')[:ex.QUICK_CHARS]
+    text = read_corpus('jaychou')[:ex.lab.QUICK_CHARS]
     V = len(set(text))
     assert measured[0] == (V, V, V)
 
@@ -140,8 +209,8 @@ def test_keep_graph_gradient_is_full_bptt(lab):
         seed_all(0)
         model = build_model(ModelSpec('scratch', 'rnn', hp.num_hiddens),
                             lab.vocab_size, lab.ctx)
-        grads[mode], _ = ex.detach_gradients(model, lab.corpus_indices, hp,
-                                             lab.ctx, 2, mode)
+        grads[mode], _ = ex.rnn_scratch.detach_gradients(
+            model, lab.corpus_indices, hp, lab.ctx, 2, mode)
     seed_all(0)
     model = build_model(ModelSpec('scratch', 'rnn', hp.num_hiddens),
                         lab.vocab_size, lab.ctx)
@@ -173,8 +242,8 @@ def test_operator_counts(lab):
                             lab.vocab_size, lab.ctx)
         if impl == 'gluon':
             model.prepare()
-        counts[impl] = ex.operator_counts(model, lab.corpus_indices, hp,
-                                          lab.ctx)
+        counts[impl] = ex.rnn_gluon.operator_counts(
+            model, lab.corpus_indices, hp, lab.ctx)
     assert counts['scratch']['dot'][0] == 3 * hp.num_steps
     assert counts['gluon']['RNN'][0] == 1
     assert counts['gluon']['_backward_RNN'][0] == 1
@@ -188,7 +257,7 @@ def test_one_output_product_is_the_same_model(lab):
                         lab.ctx)
     X = nd.array([lab.corpus_indices[:6], lab.corpus_indices[6:12]])
     a, (H_a,) = model(X, model.begin_state(2))
-    b, (H_b,) = ex.one_output_product(model)(X, model.begin_state(2))
+    b, (H_b,) = ex.rnn_gluon.one_output_product(model)(X, model.begin_state(2))
     np.testing.assert_allclose(a.asnumpy(), b.asnumpy(), atol=1e-6)
     np.testing.assert_allclose(H_a.asnumpy(), H_b.asnumpy(), atol=1e-7)
 
@@ -197,18 +266,19 @@ def test_cell_work(lab):
     """2, 6 and 8 weight matrices; multiply-adds (V h + h h) per matrix
     pair, so GRU and LSTM do 3x and 4x the RNN's."""
     V, h = lab.vocab_size, 8
-    work = ex.cell_work(lab, ('rnn', 'gru', 'lstm'), h)
+    work = ex.gru.cell_work(lab, ('rnn', 'gru', 'lstm'), h)
     assert work == {'rnn': (2, V * h + h * h), 'gru': (6, 3 * (V * h + h * h)),
                     'lstm': (8, 4 * (V * h + h * h))}
 
 
 def test_grad_norm_and_book_exp():
     a, b = nd.array([[3.0, 0.0]]), nd.array([4.0, 12.0])
-    assert ex.grad_norm([a, b]) == pytest.approx(13.0)
-    assert ex.book_exp(1000.0) == ('OverflowError', None)
-    assert ex.book_exp(math.log(5.0)) == ('finite', pytest.approx(5.0))
-    assert ex.book_exp(math.nan)[0] == 'nan'
-    assert ex.book_exp(math.inf)[0] == 'inf'  # math.exp(inf) raises nothing
+    ex64 = ex.rnn_scratch
+    assert ex64.grad_norm([a, b]) == pytest.approx(13.0)
+    assert ex64.book_exp(1000.0) == ('OverflowError', None)
+    assert ex64.book_exp(math.log(5.0)) == ('finite', pytest.approx(5.0))
+    assert ex64.book_exp(math.nan)[0] == 'nan'
+    assert ex64.book_exp(math.inf)[0] == 'inf'  # math.exp(inf) raises none
 
 
 def test_offset_sampling_trains_each_epoch(lab):
@@ -223,13 +293,13 @@ def test_offset_sampling_trains_each_epoch(lab):
 
 
 def test_words():
-    assert ex.speed(2.0, 1.0, 'B') == '2.0x slower than B'
-    assert ex.speed(0.5, 1.0) == '2.0x faster'
-    assert ex.speed(1.05, 1.0, 'B').startswith('about as fast as B')
-    assert ex.compare(1.0, 2.0) == 'lower'
-    assert ex.compare(2.0, 1.0) == 'higher'
-    assert ex.compare(1.0, 1.01) == 'about the same'
-    assert ex.judge([('a', True, ''), ('b', False, '')])[0] == \
+    assert ex.registry.speed(2.0, 1.0, 'B') == '2.0x slower than B'
+    assert ex.registry.speed(0.5, 1.0) == '2.0x faster'
+    assert ex.registry.speed(1.05, 1.0, 'B').startswith('about as fast as B')
+    assert ex.registry.compare(1.0, 2.0) == 'lower'
+    assert ex.registry.compare(2.0, 1.0) == 'higher'
+    assert ex.registry.compare(1.0, 1.01) == 'about the same'
+    assert ex.registry.judge([('a', True, ''), ('b', False, '')])[0] == \
         'partly confirmed'
 
 
@@ -242,7 +312,7 @@ def _speed_with(monkeypatch, lab, gluon_seconds, one_product=0.9):
         return fake_run(kwargs.get('label', impl), [5.0, 4.0], [s, s])
     fake_training(monkeypatch, lab, train)
     # models in order: scratch, Gluon relu, Gluon tanh, one output product
-    monkeypatch.setattr(ex, 'batch_seconds', lambda *a: [
+    monkeypatch.setattr(ex.rnn_gluon, 'batch_seconds', lambda *a: [
         1.0, gluon_seconds, gluon_seconds, one_product])
     return ex.REGISTRY['6.5-speed'].run(lab)
 
@@ -268,7 +338,7 @@ def _no_clip_with(monkeypatch, lab, means):
                             TrainingDiverged(7, 50.0, 6))
         return fake_run('clipping', [300.0, 200.0], [1.0, 1.0])
     fake_training(monkeypatch, lab, train)
-    monkeypatch.setattr(ex, 'book_epochs', lambda *a, **k: (
+    monkeypatch.setattr(ex.rnn_scratch, 'book_epochs', lambda *a, **k: (
         means, [(6.9, 0.2), (40.0, 30.0)]))
     return ex.REGISTRY['6.4-no-clip'].run(lab)
 
@@ -340,17 +410,17 @@ def test_time_order_verdict(monkeypatch, lab):
 
 
 def test_ideal_gates_verdict_follows_the_measurement(monkeypatch, lab):
-    measured = gru.ideal_gates(ctx=lab.ctx, log=lambda *a: None)
+    measured = ex.gru.measure_gates(ctx=lab.ctx, log=lambda *a: None)
     result = ex.REGISTRY['6.7-ideal-gates'].run(lab)
-    learner = measured[ex.LEARNER_GATES]
-    assert result.verdict == ('confirmed' if learner[0] > ex.ALONE
-                              and learner[1] < ex.ALONE else 'refuted')
+    learner = measured[ex.gru.LEARNER_GATES]
+    assert result.verdict == ('confirmed' if learner[0] > ex.gru.ALONE
+                              and learner[1] < ex.gru.ALONE else 'refuted')
     fake = dict(measured)
-    fake[ex.LEARNER_GATES] = (1.0, 0.0)
-    monkeypatch.setattr(gru, 'ideal_gates', lambda **kw: dict(fake))
+    fake[ex.gru.LEARNER_GATES] = (1.0, 0.0)
+    monkeypatch.setattr(ex.gru, 'measure_gates', lambda **kw: dict(fake))
     result = ex.REGISTRY['6.7-ideal-gates'].run(lab)
     assert result.verdict == 'confirmed'
-    assert ex.LEARNER_GATES in result.answer
+    assert ex.gru.LEARNER_GATES in result.answer
 
 
 def test_two_layers_verdict(monkeypatch, lab):

@@ -1,10 +1,12 @@
-"""The fast paths change no number: the row gather equals the one-hot
-product (values and gradients, checked by autograd and numpy), every cell
-and model gives the same outputs and gradients fed indices as fed one-hot
-inputs, training from the same weights gives the same perplexities, and
-the fused clipping and the Gluon update equal their plain formulas."""
+"""The fast path (d2l_ch6/fast.py) changes no number: fed the weights of a
+section's scratch model, every fused, hybridized model gives the same
+outputs, final state and gradients as the section's cells (the book's
+one-hot ``nd.dot`` form, an independent implementation), training from the
+same seed gives the same perplexities and text, and the parameters move
+between the two layouts exactly. Also: clipping on the device equals its
+formula, the Gluon update equals ``gluon.Trainer``, and fast training reads
+the host once per epoch."""
 from dataclasses import replace
-from functools import partial
 
 import mxnet as mx
 import numpy as np
@@ -12,11 +14,20 @@ import pytest
 from mxnet import autograd, gluon, nd
 
 import d2l_ch6 as d2l
-from d2l_ch6 import gru, lstm, rnn_scratch
-from d2l_ch6.models import ModelSpec, build_model
-from d2l_ch6.train import output_layer, x_dot
+from d2l_ch6 import fast as fast_path
+from d2l_ch6.models import GluonModel, ModelSpec
+from d2l_ch6.predict import predict
+from d2l_ch6.train import clip, train_step, updater
+from d2l_ch6.zoo import build_model
 
 V, H, B, T = 11, 6, 4, 5  # vocab, hiddens, batch, steps
+
+SPECS = [ModelSpec('scratch', cell, H, num_layers, bidirectional)
+         for cell in ('rnn', 'gru', 'lstm')
+         for num_layers, bidirectional in ((1, False), (2, False),
+                                           (1, True), (2, True))] \
+    + [ModelSpec('scratch', 'rnn', H, activation='relu'),
+       ModelSpec('scratch', 'gru', H, 3)]
 
 
 def indices(shape, ctx):
@@ -24,116 +35,100 @@ def indices(shape, ctx):
     return nd.array(np.random.randint(0, V, size=shape), ctx=ctx)
 
 
-def grads_of(fn, params, weights):
-    """(value of fn(), d sum(fn() * weights) / d params) by autograd."""
-    for p in params:
-        p.attach_grad()
-    with autograd.record():
-        out = fn()
-        loss = (out * weights).sum()
-    loss.backward()
-    return out.asnumpy(), [p.grad.asnumpy().copy() for p in params]
+def teaching_and_fast(spec, ctx):
+    """A section's scratch model with weights AND biases of scale 1 (every
+    gate far from 0 and 1; zero biases would hide a bias bug) and the fast
+    model made from it."""
+    teaching = build_model(spec, V, ctx)
+    for p in teaching.params:
+        p[:] = nd.random.uniform(-1, 1, shape=p.shape, ctx=ctx)
+    return teaching, fast_path.FastModel(spec, V, ctx, teaching)
 
 
-def test_gather_equals_one_hot_product_values_and_gradients(ctx):
-    X = indices((B,), ctx)
-    X[1] = X[3]  # a repeated index: its gradient rows must add up
-    W = nd.random.normal(shape=(V, H), ctx=ctx)
-    G = nd.random.normal(shape=(B, H), ctx=ctx)
-    fast, (dW_fast,) = grads_of(lambda: x_dot(X, W), [W], G)
-    book, (dW_book,) = grads_of(lambda: nd.dot(nd.one_hot(X, V), W), [W], G)
-    np.testing.assert_array_equal(fast, book)  # a row copy, exact
-    np.testing.assert_allclose(dW_fast, dW_book, rtol=1e-6, atol=1e-7)
-    # and both equal numpy: row i of W, and the scatter-add of G's rows
-    x, w, g = X.asnumpy().astype(int), W.asnumpy(), G.asnumpy()
-    np.testing.assert_array_equal(fast, w[x])
-    expected = np.zeros_like(w)
-    np.add.at(expected, x, g)
-    np.testing.assert_allclose(dW_fast, expected, rtol=1e-6, atol=1e-7)
-
-
-def test_x_dot_multiplies_2d_inputs(ctx):
-    X = nd.random.normal(shape=(B, 7), ctx=ctx)
-    W = nd.random.normal(shape=(7, H), ctx=ctx)
-    np.testing.assert_allclose(x_dot(X, W).asnumpy(),
-                               X.asnumpy() @ W.asnumpy(), rtol=1e-5)
-
-
-CELLS = [
-    ('rnn tanh', rnn_scratch.rnn_cell, rnn_scratch.cell_params, 1),
-    ('rnn relu', partial(rnn_scratch.rnn_cell, activation=nd.relu),
-     rnn_scratch.cell_params, 1),
-    ('gru', gru.gru_cell, gru.cell_params, 1),
-    ('gru gluon form', gru.gru_cell_gluon, gru.cell_params_gluon, 1),
-    ('lstm', lstm.lstm_cell, lstm.cell_params, 2),
-]
-
-
-@pytest.mark.parametrize('name,cell,make,num_states', CELLS,
-                         ids=[c[0] for c in CELLS])
-def test_cell_fed_indices_equals_cell_fed_one_hot(name, cell, make,
-                                                  num_states, ctx):
-    # random weights and biases of scale 1: every gate far from 0 and 1
-    params = [nd.random.uniform(-1, 1, shape=p.shape, ctx=ctx)
-              for p in make(V, H, ctx)]
-    state = tuple(nd.random.normal(shape=(B, H), ctx=ctx)
-                  for _ in range(num_states))
-    X = indices((B,), ctx)
-    G = nd.random.normal(shape=(B, H * num_states), ctx=ctx)
-
-    def step(inputs):
-        return nd.concat(*cell(inputs, state, params), dim=1)
-    fast, d_fast = grads_of(lambda: step(X), params, G)
-    book, d_book = grads_of(lambda: step(nd.one_hot(X, V)), params, G)
-    np.testing.assert_allclose(fast, book, rtol=1e-6, atol=1e-7)
-    for a, b in zip(d_fast, d_book):
-        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
-
-
-def test_output_layer_one_product_equals_one_per_step(ctx):
-    Hs = [nd.random.normal(shape=(B, H), ctx=ctx) for _ in range(T)]
-    W_hq = nd.random.normal(shape=(H, V), ctx=ctx)
-    b_q = nd.random.normal(shape=(V,), ctx=ctx)
-    per_step = output_layer(Hs, W_hq, b_q)
-    one, = output_layer(Hs, W_hq, b_q, fast=True)
-    assert len(per_step) == T and one.shape == (T * B, V)
-    np.testing.assert_allclose(one.asnumpy(),
-                               nd.concat(*per_step, dim=0).asnumpy(),
-                               rtol=1e-5, atol=1e-6)
-
-
-SPECS = [ModelSpec('scratch', cell, H, num_layers, bidirectional)
-         for cell in ('rnn', 'gru', 'lstm')
-         for num_layers, bidirectional in ((1, False), (2, False),
-                                           (1, True), (2, True))]
+def fast_grads(model):
+    """The fast model's gradients in the sections' layout."""
+    names = fast_path._shapes(model.spec, model.vocab_size)
+    return fast_path.unfuse(model.spec, dict(zip(names, model.grads())))
 
 
 @pytest.mark.parametrize('spec', SPECS, ids=lambda s: s.describe())
-def test_model_fast_equals_plain_outputs_state_gradients(spec, ctx):
-    plain = build_model(spec, V, ctx)
-    fast = build_model(spec, V, ctx, fast=True)
-    assert (plain.fast, fast.fast) == (False, True)
-    fast.load_state_dict(plain.state_dict())  # the same weights
+def test_fast_equals_the_sections_cells(spec, ctx):
+    teaching, fast = teaching_and_fast(spec, ctx)
     X = indices((B, T), ctx)
     G = nd.random.normal(shape=(T * B, V), ctx=ctx)
+    state = [nd.random.normal(shape=s.shape, ctx=ctx)
+             for s in teaching.begin_state(B)]
     results = []
-    for model in (plain, fast):
-        state = [s + 0.5 for s in model.begin_state(B)]  # not zeros
+    for model, grads in ((teaching, teaching.grads), (fast, lambda:
+                                                       fast_grads(fast))):
         with autograd.record():
             outputs, new_state = model(X, state)
             loss = (outputs * G).sum()
         loss.backward()
-        results.append((outputs.asnumpy(),
-                        [s.asnumpy() for s in new_state],
-                        [g.asnumpy() for g in model.grads()]))
+        results.append((outputs.asnumpy(), [s.asnumpy() for s in new_state],
+                        [g.asnumpy() for g in grads()]))
     (o1, s1, g1), (o2, s2, g2) = results
-    np.testing.assert_allclose(o2, o1, rtol=1e-5, atol=1e-6)
+    assert o2.shape == o1.shape == (T * B, V)
+    np.testing.assert_allclose(o2, o1, rtol=1e-5, atol=1e-5)
+    assert len(s2) == len(s1) and len(g2) == len(g1)
     for a, b in zip(s2 + g2, s1 + g1):
-        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
+def test_a_wrong_fusion_would_be_caught(ctx):
+    """The test above can fail: swap two gates of the fused LSTM and the
+    outputs differ."""
+    spec = ModelSpec('scratch', 'lstm', H)
+    teaching, fast = teaching_and_fast(spec, ctx)
+    W_h = fast.params['fast_l0_W_h']
+    swapped = W_h.data(ctx).copy()
+    swapped[:H], swapped[H:2 * H] = W_h.data(ctx)[H:2 * H], \
+        W_h.data(ctx)[:H]
+    W_h.set_data(swapped)
+    X = indices((B, T), ctx)
+    o1, _ = teaching(X, teaching.begin_state(B))
+    o2, _ = fast(X, teaching.begin_state(B))
+    assert np.abs(o1.asnumpy() - o2.asnumpy()).max() > 1e-3
+
+
+@pytest.mark.parametrize('spec', SPECS[:6], ids=lambda s: s.describe())
+def test_layouts_round_trip_exactly(spec, ctx):
+    teaching, fast = teaching_and_fast(spec, ctx)
+    ours = fast.state_dict()
+    theirs = teaching.state_dict()
+    assert sorted(ours) == sorted(theirs)
+    for name in theirs:
+        np.testing.assert_array_equal(ours[name].asnumpy(),
+                                      theirs[name].asnumpy())
+    assert len(theirs) == fast_path.num_scratch_params(spec)
+
+
+def test_foreign_arrays_are_refused(ctx):
+    teaching, fast = teaching_and_fast(ModelSpec('scratch', 'gru', H), ctx)
+    other = build_model(ModelSpec('scratch', 'lstm', H), V, ctx)
+    with pytest.raises(d2l.BadInput, match='another model'):
+        fast.load_state_dict(other.state_dict())
+
+
+def test_any_batch_and_length_shares_the_parameters(ctx):
+    """One graph per input shape, one set of parameters: prediction (batch
+    1, one step) after training steps (batch B, T steps) sees the trained
+    weights, and writes the teaching model's text."""
+    spec = ModelSpec('scratch', 'lstm', H)
+    teaching, fast = teaching_and_fast(spec, ctx)
+    X, Y = indices((B, T), ctx), indices((B, T), ctx)
+    for model in (teaching, fast):
+        train_step(model, X, Y, model.begin_state(B), 0.01,
+                   updater(model, 1.0))
+    chars = [chr(ord('a') + i) for i in range(V)]
+    char_to_idx = {c: i for i, c in enumerate(chars)}
+    assert predict(fast, 'abc', 12, chars, char_to_idx) == \
+        predict(teaching, 'abc', 12, chars, char_to_idx)
+    assert len(fast._blocks) >= 2
 
 
 @pytest.mark.parametrize('cell', ['rnn', 'gru', 'lstm'])
-def test_fast_training_gives_the_plain_perplexities(cell, jay, ctx):
+def test_fast_training_gives_the_sections_perplexities(cell, jay, ctx):
     corpus_indices, char_to_idx, idx_to_char, vocab_size = jay
     corpus_indices = corpus_indices[:3000]
     hp = replace(d2l.BOOK, num_hiddens=32, num_epochs=4, pred_period=4,
@@ -145,10 +140,11 @@ def test_fast_training_gives_the_plain_perplexities(cell, jay, ctx):
         model = build_model(spec, vocab_size, ctx, fast=fast)
         runs.append(d2l.fit(model, corpus_indices, idx_to_char,
                             char_to_idx, hp, ctx=ctx, log=lambda *a: None))
-    plain, fast = runs
-    np.testing.assert_allclose(fast.perplexity, plain.perplexity, rtol=1e-4)
-    assert plain.perplexity[-1] < plain.perplexity[0]  # it did train
-    assert fast.predictions == plain.predictions
+    teaching, fast = runs
+    np.testing.assert_allclose(fast.perplexity, teaching.perplexity,
+                               rtol=1e-4)
+    assert teaching.perplexity[-1] < teaching.perplexity[0]  # it trained
+    assert fast.predictions == teaching.predictions
 
 
 @pytest.mark.parametrize('theta', [1e-3, 1e3])
@@ -158,7 +154,7 @@ def test_clip_on_the_device_equals_the_formula(theta, ctx):
     expected = [g.asnumpy().astype(np.float64) for g in grads]
     norm = np.sqrt(sum((g ** 2).sum() for g in expected))
     scale = min(1.0, theta / norm)
-    d2l.train._clip(grads, theta)
+    clip(grads, theta)
     for g, e in zip(grads, expected):
         np.testing.assert_allclose(g.asnumpy(), e * scale, rtol=1e-5)
 
@@ -171,7 +167,7 @@ def test_gluon_update_equals_gluon_trainer(ctx):
         net.initialize(ctx=ctx)
         nets.append(net)
     X = nd.random.normal(shape=(5, 3), ctx=ctx)
-    ours = d2l.GluonModel(nets[0], ctx).updater(lr=0.5)
+    ours = updater(GluonModel(nets[0], ctx), lr=0.5)
     trainer = gluon.Trainer(nets[1].collect_params(), 'sgd',
                             {'learning_rate': 0.5, 'momentum': 0, 'wd': 0})
     for net, step in ((nets[0], ours), (nets[1], lambda: trainer.step(1))):

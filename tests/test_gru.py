@@ -11,9 +11,10 @@ from mxnet import nd
 from mxnet.gluon import rnn
 
 import d2l_ch6 as d2l
+from d2l_ch6.train import seed_all
 from d2l_ch6 import gru, lstm
-from d2l_ch6.cli import seed_all
-from d2l_ch6.models import (randomize, run_cell, scratch_cell_params,
+from d2l_ch6.models import RNNModel, unroll
+from d2l_ch6.parity import (randomize, scratch_cell_params,
                             scratch_dense_params)
 
 # (num_inputs, num_hiddens, num_steps, batch_size)
@@ -71,11 +72,11 @@ def test_gluon_form_equals_rnn_gru_book_form_does_not(
     H0 = nd.random.normal(shape=(1, batch_size, num_hiddens), ctx=ctx)
     Y, (H,) = layer(X, [H0])
     params = scratch_cell_params(layer)
-    Hs, (H_s,) = run_cell(gru.gru_cell_gluon, list(X), (H0[0],), params)
+    Hs, (H_s,) = unroll(gru.gru_cell_gluon, list(X), (H0[0],), params)
     np.testing.assert_allclose(nd.stack(*Hs).asnumpy(), Y.asnumpy(),
                                atol=1e-5)
     np.testing.assert_allclose(H_s.asnumpy(), H[0].asnumpy(), atol=1e-5)
-    Hs_b, (H_b,) = run_cell(gru.gru_cell, list(X), (H0[0],),
+    Hs_b, (H_b,) = unroll(gru.gru_cell, list(X), (H0[0],),
                             gru.to_book_form(params))
     assert np.abs(nd.stack(*Hs_b).asnumpy() - Y.asnumpy()).max() > 1e-3
 
@@ -89,7 +90,7 @@ def test_form_gap_reports_the_difference(ctx):
 @pytest.mark.parametrize('batch_size', [1, 4])
 def test_scratch_equals_rnnmodel_with_dense(batch_size, ctx):
     vocab_size, h, num_steps = 13, 6, 5
-    model = gru.concise_model(vocab_size, h)
+    model = RNNModel(rnn.GRU(h), vocab_size)  # the book's concise GRU
     model.initialize(ctx=ctx)
     X = nd.random.randint(0, vocab_size, shape=(batch_size, num_steps),
                           ctx=ctx).astype('float32')
@@ -98,10 +99,8 @@ def test_scratch_equals_rnnmodel_with_dense(batch_size, ctx):
     Y, (H,) = model(X, model.begin_state(batch_size=batch_size, ctx=ctx))
     params = scratch_cell_params(model.rnn) + scratch_dense_params(
         model.dense)
-    scratch = d2l.ScratchModel(
-        lambda inputs, state, p: d2l.unroll(gru.gru_cell_gluon, inputs,
-                                            state, p),
-        params, gru.init_gru_state, h, vocab_size, ctx)
+    scratch = d2l.ScratchModel(gru.gru_gluon, params, gru.init_gru_state, h,
+                               vocab_size, ctx)
     outputs, (H_s,) = scratch(X, scratch.begin_state(batch_size))
     assert outputs.shape == Y.shape == (num_steps * batch_size, vocab_size)
     np.testing.assert_allclose(outputs.asnumpy(), Y.asnumpy(), atol=1e-5)
@@ -119,18 +118,6 @@ def test_shapes(ctx):
     assert len(outputs) == num_steps
     assert outputs[0].shape == (batch_size, vocab_size)
     assert H.shape == (batch_size, h)
-
-
-def test_ideal_gates_answer(ctx):
-    result = gru.ideal_gates(ctx=ctx, log=lambda *a: None)
-    moved_by_x, moved_by_rest = result["ideal: R=0, Z=0 at t', Z=1 after"]
-    assert moved_by_x > 0.1 and moved_by_rest == 0
-    # the learner's R=0, Z=1 everywhere never reads X_t'
-    assert result['R=0, Z=1 at every step'][0] == 0
-    # without R=0 or Z=0 at t', the rest leaks in
-    assert result["Z=1 after t' only"][1] > 0.1
-    assert result["Z=0 at t', Z=1 after"][1] > 0.1
-    assert result["ideal = tanh(X_t' W_xh + b_h)"] < 1e-6
 
 
 def _d2lzh_perplexities(module, get_params, init_state, rnn, jay, ctx):
@@ -175,7 +162,7 @@ def test_main_two_epochs_and_perplexity_falls(no_quick, capsys):
     out = capsys.readouterr().out
     assert re.search(r'^epoch 2, perplexity [0-9.]+, time [0-9.]+ sec$',
                      out, re.M)
-    assert 'book form' in out and 'ideal gates' in out
+    assert 'book form' in out
 
 
 # Measured once (seed 0, BOOK_GATED: 160 epochs, 256 hiddens, lr 100, clip
@@ -183,12 +170,13 @@ def test_main_two_epochs_and_perplexity_falls(no_quick, capsys):
 # rnn.LSTM 3.7999 in 215.7 s (the LSTM still falling fast: 14.2 at epoch
 # 120). The bounds leave about 30% for other BLAS builds and thread counts.
 @pytest.mark.slow
-@pytest.mark.parametrize('module, bound', [(gru, 2.0), (lstm, 5.0)])
-def test_book_schedule_concise(module, bound, jay, ctx, no_quick):
+@pytest.mark.parametrize('module, layer, bound', [(gru, rnn.GRU, 2.0),
+                                                  (lstm, rnn.LSTM, 5.0)])
+def test_book_schedule_concise(module, layer, bound, jay, ctx, no_quick):
     corpus_indices, char_to_idx, idx_to_char, vocab_size = jay
     hp = d2l.BOOK_GATED
     history = d2l.fit_gluon(
-        module.concise_model(vocab_size, hp.num_hiddens), corpus_indices,
+        RNNModel(layer(hp.num_hiddens), vocab_size), corpus_indices,
         idx_to_char, char_to_idx, hp, ctx=ctx)
     print('%s: final perplexity %.4f, %.1f s' % (
         module.__name__, history.perplexity[-1], sum(history.seconds)))

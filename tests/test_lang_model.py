@@ -12,7 +12,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 import d2l_ch6 as d2l
 from d2l_ch6 import lang_model as lm
-from d2l_ch6.data import find_corpus
+from d2l_ch6.corpus import find_corpus
 
 
 def numpy_counts(corpus_indices, n):
@@ -23,7 +23,7 @@ def numpy_counts(corpus_indices, n):
 
 
 def raw_text(name):
-    """The corpus read here, not through d2l_ch6.data."""
+    """The corpus read here, not through d2l_ch6."""
     path = find_corpus(name)
     if path.endswith('.zip'):
         with zipfile.ZipFile(path) as z:
@@ -126,45 +126,6 @@ def test_main_agrees_and_counts(result):
     assert result.vocabulary_size == 1028
 
 
-def test_storage_is_an_independent_count(result):
-    jay = raw_text('jaychou')
-    tm = raw_text('timemachine')
-    texts = {'jaychou, 10000 characters used': jay[:10000],
-             'jaychou, whole corpus': jay,
-             'timemachine, first 100000 characters': tm[:100000]}
-    rows = {row.text: row for row in result.storage}
-    for name, text in texts.items():
-        row = rows[name]
-        assert row.how == 'counted' and row.tokens == len(text)
-        ids = np.frombuffer(text.encode('utf-32-le'), dtype=np.uint32)
-        for n in range(1, 5):
-            distinct = np.unique(sliding_window_view(ids, n), axis=0)
-            assert row.distinct[n - 1] == len(distinct)
-            assert row.positions[n - 1] == len(text) - n + 1
-        assert row.total == sum(row.distinct)
-    assert len(jay) < 100000  # so the 100,000-token row is an estimate
-    est = rows['jaychou at 100000 characters']
-    assert est.how.startswith('estimated') and est.tokens == 100000
-    whole = rows['jaychou, whole corpus']
-    for n in range(4):  # more text, more distinct n-grams, <= positions
-        assert whole.distinct[n] < est.distinct[n] <= est.positions[n]
-
-
-def test_estimate_follows_a_power_law():
-    """Heaps' fit extrapolates a known growth: a text whose i-th token is
-    new exactly when i is a perfect square (else a repeated 0) has about
-    sqrt(T) distinct unigrams."""
-    tokens, new = [], 0
-    for i in range(4096):
-        if math.isqrt(i) ** 2 == i:
-            new += 1
-            tokens.append(new)
-        else:
-            tokens.append(0)
-    est = lm.estimate_storage('squares', tokens, 1, 16384, parts=5)
-    assert est.distinct[0] == pytest.approx(128, rel=0.02)
-
-
 @pytest.mark.parametrize('n, heldout, expected', [
     # train 'abcab', V = 4, k = 0.5; heldout continues the train text and
     # its tokens 1.. are scored
@@ -216,10 +177,8 @@ def test_you_go_first(result):
 
 
 def test_main_prints_the_tables(capsys):
-    lm.main(['--ctx', 'cpu', '--max-n', '2', '--k', '1',
-             '--storage-tokens', '20000'])
+    lm.main(['--ctx', 'cpu', '--max-n', '2', '--k', '1'])
     out = capsys.readouterr().out
     assert out.startswith('6.1 语言模型')
     assert re.search(r'^  1 +10000 +1027 +yes', out, re.M)
-    assert 'jaychou, first 20000 characters' in out
     assert re.search(r'unigram: equal\n  bigram: different', out)

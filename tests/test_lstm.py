@@ -8,9 +8,10 @@ from mxnet import nd
 from mxnet.gluon import rnn
 
 import d2l_ch6 as d2l
+from d2l_ch6.train import seed_all
 from d2l_ch6 import lstm
-from d2l_ch6.cli import seed_all
-from d2l_ch6.models import (randomize, run_cell, scratch_cell_params,
+from d2l_ch6.models import RNNModel, unroll
+from d2l_ch6.parity import (randomize, scratch_cell_params,
                             scratch_dense_params)
 
 from test_gru import SHAPES, _d2lzh_perplexities, sigmoid
@@ -64,7 +65,7 @@ def test_equals_rnn_lstm(num_inputs, num_hiddens, num_steps, batch_size,
     H0, C0 = [nd.random.normal(shape=(1, batch_size, num_hiddens), ctx=ctx)
               for _ in range(2)]
     Y, (H, C) = layer(X, [H0, C0])
-    Hs, (H_s, C_s) = run_cell(lstm.lstm_cell, list(X), (H0[0], C0[0]),
+    Hs, (H_s, C_s) = unroll(lstm.lstm_cell, list(X), (H0[0], C0[0]),
                               scratch_cell_params(layer))
     np.testing.assert_allclose(nd.stack(*Hs).asnumpy(), Y.asnumpy(),
                                atol=1e-5)
@@ -77,7 +78,7 @@ def test_equals_rnn_lstm(num_inputs, num_hiddens, num_steps, batch_size,
 @pytest.mark.parametrize('batch_size', [1, 4])
 def test_scratch_equals_rnnmodel_with_dense(batch_size, ctx):
     vocab_size, h, num_steps = 13, 6, 5
-    model = lstm.concise_model(vocab_size, h)
+    model = RNNModel(rnn.LSTM(h), vocab_size)  # the book's concise LSTM
     model.initialize(ctx=ctx)
     X = nd.random.randint(0, vocab_size, shape=(batch_size, num_steps),
                           ctx=ctx).astype('float32')

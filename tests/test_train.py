@@ -18,7 +18,7 @@ from mxnet import init, nd
 from mxnet.gluon import rnn
 
 import d2l_ch6 as d2l
-from d2l_ch6 import device, train
+from d2l_ch6 import book, device
 from d2l_ch6.errors import BadInput, TrainingDiverged
 
 EPOCH_LINE = re.compile(
@@ -593,8 +593,8 @@ def test_parse_ctx_cpu():
     assert device.parse_ctx_list('cpu,cpu:0') == [mx.cpu(), mx.cpu(0)]
 
 
-def test_train_module_exports_the_book_names():
+def test_the_package_exports_the_book_names():
     for name in ('to_onehot', 'grad_clipping', 'sgd', 'predict_rnn',
                  'predict_rnn_gluon', 'train_and_predict_rnn',
-                 'train_and_predict_rnn_gluon'):
-        assert getattr(d2l, name) is getattr(train, name)
+                 'train_and_predict_rnn_gluon', 'try_gpu'):
+        assert getattr(d2l, name) is getattr(book, name)

@@ -1,0 +1,179 @@
+"""Where the text comes from (section 6.3's corpus): the built-in corpora,
+found on disk or downloaded with a sha1 check, and read with the book's
+preprocessing.
+
+A corpus is looked for, in this order, in: an explicit ``data_dir``;
+``$D2L_CH6_DATA``; ``./data`` and ``../data`` (the book's layout, notebooks/
+beside data/); this checkout's own ``data/``; the user cache
+(``$D2L_CH6_CACHE``, else ``$XDG_CACHE_HOME/d2l_ch6`` or ``~/.cache/d2l_ch6``).
+A file whose sha1 is wrong is reported and skipped. If none is found, the file
+is downloaded into the cache (from ``$D2L_CH6_MIRROR/<file>`` if that is set)
+through a temporary file that is renamed only once its sha1 is right.
+"""
+import collections
+import contextlib
+import io
+import os
+import shutil
+import sys
+import tempfile
+import warnings
+import zipfile
+
+from mxnet.gluon import utils as gutils
+
+from .errors import BadInput, CorpusError
+
+Corpus = collections.namedtuple('Corpus',
+                                'file sha1 url member lower prefixes')
+
+# name -> where the file comes from, how the book reads it and the prefixes
+# its lines are predicted from
+CORPORA = {
+    'jaychou': Corpus(
+        'jaychou_lyrics.txt.zip', '9529987e701a4f37048ab778270a5dde9a762a0b',
+        'https://raw.githubusercontent.com/d2l-ai/d2l-zh/v1/data/'
+        'jaychou_lyrics.txt.zip', 'jaychou_lyrics.txt', False,
+        ('分开', '不分开')),
+    'timemachine': Corpus(
+        'timemachine.txt', '090b5e7e70c295757f55df93cb0a180b9691891a',
+        'http://d2l-data.s3-accelerate.amazonaws.com/timemachine.txt',
+        None, True, ('traveller', 'time traveller')),
+}
+
+_CHECKOUT_DATA = os.path.join(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'data')
+
+
+def cache_dir():
+    """The user cache directory corpora are downloaded into."""
+    if os.environ.get('D2L_CH6_CACHE'):
+        return os.environ['D2L_CH6_CACHE']
+    base = os.environ.get('XDG_CACHE_HOME') or os.path.join(
+        os.path.expanduser('~'), '.cache')
+    return os.path.join(base, 'd2l_ch6')
+
+
+def search_dirs(data_dir=None):
+    """The directories searched for a corpus, in order, without repeats."""
+    dirs = [data_dir, os.environ.get('D2L_CH6_DATA'), 'data',
+            os.path.join('..', 'data'), _CHECKOUT_DATA, cache_dir()]
+    seen, out = set(), []
+    for d in dirs:
+        if d and os.path.abspath(d) not in seen:
+            seen.add(os.path.abspath(d))
+            out.append(d)
+    return out
+
+
+def _corpus(name):
+    try:
+        return CORPORA[name]
+    except KeyError:
+        raise BadInput('unknown corpus %r: choose one of %s'
+                       % (name, ', '.join(CORPORA))) from None
+
+
+def corpus_url(name):
+    """The download URL (``$D2L_CH6_MIRROR/<file>`` when that is set)."""
+    c = _corpus(name)
+    mirror = os.environ.get('D2L_CH6_MIRROR')
+    return mirror.rstrip('/') + '/' + c.file if mirror else c.url
+
+
+def download(name, dest_dir=None):
+    """Download corpus ``name`` into ``dest_dir`` (the cache); return path.
+
+    The bytes go to a temporary file next to the target, renamed only when
+    complete and sha1-correct, so an interrupted or corrupt download never
+    leaves a file a later run would use.
+    """
+    c = _corpus(name)
+    dest_dir = dest_dir or cache_dir()
+    os.makedirs(dest_dir, exist_ok=True)
+    path = os.path.join(dest_dir, c.file)
+    # a private folder beside the target: whatever gluon's download leaves
+    # there (its own <file>.<uuid> when a transfer breaks) goes with it
+    part_dir = tempfile.mkdtemp(prefix='.%s.part-' % c.file, dir=dest_dir)
+    tmp = os.path.join(part_dir, c.file)
+    try:
+        print('downloading %s from %s' % (c.file, corpus_url(name)),
+              file=sys.stderr)
+        with contextlib.redirect_stdout(io.StringIO()):  # its temp names
+            gutils.download(corpus_url(name), path=tmp, retries=1)
+        if not gutils.check_sha1(tmp, c.sha1):
+            raise CorpusError('downloaded %s from %s, but its sha1 is not %s'
+                              % (c.file, corpus_url(name), c.sha1))
+        os.replace(tmp, path)
+    finally:
+        shutil.rmtree(part_dir, ignore_errors=True)
+    return path
+
+
+def find_corpus(name='jaychou', data_dir=None, download_ok=True):
+    """Return the path of a sha1-correct copy of corpus ``name``.
+
+    Looks in :func:`search_dirs`, then downloads into :func:`cache_dir`.
+    Raises CorpusError naming every place searched and what to do.
+    """
+    c = _corpus(name)
+    tried = []
+    for d in search_dirs(data_dir):
+        # absolute: ./data means nothing to a reader of the message
+        path = os.path.abspath(os.path.join(d, c.file))
+        if not os.path.isfile(path):
+            tried.append(path)
+            continue
+        if gutils.check_sha1(path, c.sha1):
+            return path
+        warnings.warn('ignoring %s: its sha1 is not %s (corrupt or another '
+                      'version; delete it)' % (path, c.sha1), stacklevel=2)
+        tried.append(path + ' (wrong sha1)')
+    reason = 'downloads are disabled'
+    if download_ok:
+        try:
+            return download(name)
+        except Exception as e:  # no network, HTTP error, bad sha1, ...
+            reason = 'download from %s failed: %s' % (corpus_url(name), e)
+    raise CorpusError(
+        'corpus file %s not found.\n  searched:\n    %s\n  %s.\n'
+        '  Download it by hand from %s and put it in one of the places above '
+        '(e.g. %s), or point D2L_CH6_DATA (or --data-dir) at its folder.'
+        % (c.file, '\n    '.join(tried), reason, c.url, cache_dir()))
+
+
+def default_prefixes(name):
+    """The prefixes a run on corpus ``name`` predicts from when none are
+    given (the book's 分开 / 不分开 for the lyrics)."""
+    return _corpus(name).prefixes
+
+
+def read_corpus(name='jaychou', data_dir=None):
+    """The corpus text, preprocessed as the book does (newlines -> spaces,
+    lower case for The Time Machine), whole."""
+    c = _corpus(name)
+    path = find_corpus(name, data_dir)
+    try:
+        if c.member:
+            with zipfile.ZipFile(path) as zin:
+                with zin.open(c.member) as f:
+                    text = f.read().decode('utf-8')
+        else:
+            with open(path, encoding='utf-8') as f:
+                text = f.read()
+    except (zipfile.BadZipFile, KeyError, UnicodeDecodeError, OSError) as e:
+        raise CorpusError('cannot read %s (%s): delete it and run again to '
+                          'download a fresh copy' % (path, e)) from None
+    text = text.replace('\n', ' ').replace('\r', ' ')
+    return text.lower() if c.lower else text
+
+
+def main(argv=None):
+    """``python -m d2l_ch6 corpus``: find (or fetch) the built-in corpora
+    and print where they are."""
+    import argparse
+    argparse.ArgumentParser(
+        prog='python -m d2l_ch6 corpus',
+        description='find or download the built-in corpora').parse_args(argv)
+    for name in CORPORA:
+        print(name, find_corpus(name))

@@ -1,0 +1,47 @@
+"""The one factory that rebuilds any model of the chapter from its
+``ModelSpec``: what ``generate``, ``--resume``, ``bench`` and ``heldout``
+use. It sits above the sections, whose scratch cells it builds, so that
+nothing below it depends on a section.
+"""
+from . import bi_rnn, checkpoint, deep_rnn, gru, lstm, rnn_scratch
+from .errors import D2LError
+from .fast import FastModel
+from .models import gluon_model
+
+
+def scratch_model(spec, vocab_size, ctx):
+    """A fresh scratch model of ``spec`` from its section (6.4, 6.7, 6.8,
+    6.9 or 6.10), with new parameters."""
+    h, cell, L = spec.num_hiddens, spec.cell, spec.num_layers
+    if spec.bidirectional:
+        return bi_rnn.scratch_model(vocab_size, h, ctx, cell, L)
+    if L > 1:
+        return deep_rnn.scratch_model(vocab_size, h, ctx, cell, L)
+    if cell == 'rnn':
+        return rnn_scratch.scratch_model(vocab_size, h, ctx, spec.activation)
+    return {'gru': gru, 'lstm': lstm}[cell].scratch_model(vocab_size, h, ctx)
+
+
+def build_model(spec, vocab_size, ctx, fast=False):
+    """A fresh model of ``spec``: a section's ScratchModel with new
+    parameters, its fast form (``fast=True``: the same parameters, the same
+    numbers, computed by :mod:`d2l_ch6.fast`), or a GluonModel around an
+    uninitialised RNNModel (training initialises it as the book does)."""
+    if spec.impl == 'gluon':
+        return gluon_model(spec, vocab_size, ctx)
+    scratch = scratch_model(spec, vocab_size, ctx)
+    return FastModel(spec, vocab_size, ctx, scratch) if fast else scratch
+
+
+def restore(path, ctx, fast=False):
+    """(model, checkpoint): the model saved at ``path`` rebuilt on ``ctx``
+    with its parameters (a Gluon model hybridized)."""
+    ckpt = checkpoint.load(path)
+    model = build_model(ckpt.spec, len(ckpt.idx_to_char), ctx, fast)
+    try:
+        model.load_state_dict(ckpt.arrays)
+    except D2LError as e:
+        raise checkpoint.CheckpointError('%s: %s' % (path, e)) from None
+    if hasattr(model, 'prepare'):
+        model.prepare(initialize=False)
+    return model, ckpt

@@ -1,0 +1,204 @@
+"""The package is a house of layers, and its imports say so: read with
+``ast`` from the source (imports inside functions included), the graph of
+d2l_ch6's modules has no cycle, the library never imports a section, the
+factory, a tool or the exercises, a section imports only the library and
+earlier sections, and nothing but the exercises imports the exercises.
+Also: no module grows past about 500 lines, and the section modules' cells
+are the book's form."""
+import ast
+import inspect
+import os
+
+import pytest
+
+import d2l_ch6
+from d2l_ch6 import cli
+
+PACKAGE = os.path.dirname(os.path.abspath(d2l_ch6.__file__))
+
+SECTIONS = [module for _, module, _ in cli.SECTIONS]  # the book's order
+LIBRARY = {'_compat', '_env', '_hook', '_io', 'errors', 'device', 'plots',
+           'corpus', 'data', 'models', 'parity', 'fast', 'predict', 'train',
+           'book', 'checkpoint', 'cli'}
+FACTORY = {'zoo'}
+TOOLS = {'bench', 'heldout', 'generate'}
+TOP = {'__init__', '__main__'}
+
+
+def module_names():
+    """'gru', 'exercises.gru', ... for every .py file of the package."""
+    names = []
+    for folder, _, files in os.walk(PACKAGE):
+        rel = os.path.relpath(folder, PACKAGE)
+        for f in files:
+            if f.endswith('.py'):
+                parts = [] if rel == '.' else rel.split(os.sep)
+                names.append('.'.join(parts + [f[:-3]]))
+    return sorted(names)
+
+
+def layer(name):
+    """(rank, what) of a module: 0 the library, 1 the sections, 2 the
+    factory, 3 the tools, 4 the exercises, 5 the command-line entry."""
+    if name == '__init__':
+        return 0, 'the public API'  # imported first by every module
+    if name.startswith('exercises'):
+        return 4, 'the exercises'
+    if name == '__main__':
+        return 5, 'the command-line entry'
+    if name in LIBRARY:
+        return 0, 'the library'
+    if name in SECTIONS:
+        return 1, 'section %s' % cli.SECTIONS[SECTIONS.index(name)][0]
+    if name in FACTORY:
+        return 2, 'the factory'
+    if name in TOOLS:
+        return 3, 'a tool'
+    raise AssertionError('%s.py belongs to no layer: add it to %s'
+                         % (name, __file__))
+
+
+def allowed(name, target):
+    """May module ``name`` import module ``target``?"""
+    rank, t_rank = layer(name)[0], layer(target)[0]
+    if rank == 1 and t_rank == 1:  # a section: only earlier sections
+        return SECTIONS.index(target) < SECTIONS.index(name)
+    if rank in (0, 3, 4):  # the library, the tools, the exercises: also
+        return t_rank <= rank  # among themselves (no cycle: tested)
+    return t_rank < rank
+
+
+def imports(name):
+    """[(imported module, line)] of the d2l_ch6 modules ``name`` imports,
+    anywhere in its source (``from . import x``, ``from ..y import z``,
+    ``import d2l_ch6.x``), a package as its ``__init__``."""
+    path = os.path.join(PACKAGE, *name.split('.')) + '.py'
+    package = name.split('.')[:-1]  # the folder the module is in
+    with open(path, encoding='utf-8') as f:
+        tree = ast.parse(f.read(), path)
+    known = set(module_names())
+
+    def resolve(parts):
+        dotted = '.'.join(parts) or '__init__'
+        for candidate in (dotted, dotted + '.__init__'):
+            if candidate in known:
+                return candidate
+        return None
+
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            module = (node.module or '').split('.') if node.module else []
+            if node.level:
+                base = package[:len(package) - node.level + 1] + module
+            elif module and module[0] == 'd2l_ch6':
+                base = module[1:]
+            else:
+                continue
+            for alias in node.names:  # `from . import x`: x a module?
+                target = resolve(base + [alias.name]) or resolve(base)
+                found.append((target, node.lineno))
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                parts = alias.name.split('.')
+                if parts[0] == 'd2l_ch6':
+                    found.append((resolve(parts[1:]), node.lineno))
+    return sorted({(t, line) for t, line in found if t and t != name})
+
+
+def graph():
+    return {name: imports(name) for name in module_names()}
+
+
+def test_every_module_has_a_layer():
+    for name in module_names():
+        layer(name)
+
+
+def test_no_import_against_the_direction():
+    wrong = ['%s.py:%d imports %s (%s imports %s)' % (
+        name.replace('.', '/'), line, target, layer(name)[1],
+        layer(target)[1])
+        for name, targets in graph().items() for target, line in targets
+        if not allowed(name, target)]
+    assert not wrong, 'imports against the direction:\n' + '\n'.join(wrong)
+
+
+def test_no_cycle():
+    edges = {name: [t for t, _ in targets]
+             for name, targets in graph().items()}
+    state, path = {}, []
+
+    def visit(node):
+        state[node] = 'open'
+        path.append(node)
+        for target in edges[node]:
+            if state.get(target) == 'open':
+                cycle = path[path.index(target):] + [target]
+                pytest.fail('import cycle: ' + ' -> '.join(cycle))
+            if target not in state:
+                visit(target)
+        path.pop()
+        state[node] = 'done'
+
+    for name in edges:
+        if name not in state:
+            visit(name)
+
+
+def test_the_reader_sees_lazy_and_relative_imports():
+    """What the checks rest on: imports inside functions and two-dot
+    relative imports are read."""
+    assert 'gru' in {t for t, _ in imports('exercises.gru')}
+    main = dict(imports('__main__'))
+    assert 'cli' in main
+    zoo = {t for t, _ in imports('zoo')}
+    assert {'bi_rnn', 'deep_rnn', 'gru', 'lstm', 'rnn_scratch'} <= zoo
+
+
+def test_the_checker_catches_a_wrong_import(monkeypatch):
+    """A library module importing a section, a section importing a later
+    one, a cycle: each is reported, naming the import."""
+    import test_layout
+    for fake, message in (
+            ({'models': [('gru', 3)]}, 'models.py:3 imports gru'),
+            ({'gru': [('lstm', 9)]}, 'gru.py:9 imports lstm')):
+        monkeypatch.setattr(test_layout, 'imports',
+                            lambda name, fake=fake: fake.get(name, []))
+        with pytest.raises(AssertionError, match=message):
+            test_no_import_against_the_direction()
+    monkeypatch.setattr(test_layout, 'imports', lambda name: {
+        'data': [('train', 1)], 'train': [('data', 2)]}.get(name, []))
+    with pytest.raises(pytest.fail.Exception, match='import cycle'):
+        test_no_cycle()
+
+
+def test_modules_stay_small():
+    big = []
+    for name in module_names():
+        path = os.path.join(PACKAGE, *name.split('.')) + '.py'
+        with open(path, encoding='utf-8') as f:
+            n = sum(1 for _ in f)
+        if n > 500:
+            big.append('%s.py: %d lines' % (name, n))
+    assert not big, 'modules over 500 lines (two jobs?): %s' % big
+
+
+def test_exercises_are_split_by_section():
+    from d2l_ch6 import exercises
+    for ex_id, ex in exercises.REGISTRY.items():
+        number = ex_id.split('-')[0]
+        module = SECTIONS[[n for n, _, _ in cli.SECTIONS].index(number)]
+        assert ex.run.__module__ == 'd2l_ch6.exercises.' + module, ex_id
+
+
+@pytest.mark.parametrize('module,cell', [
+    ('rnn_scratch', 'rnn_cell'), ('gru', 'gru_cell'), ('lstm', 'lstm_cell')])
+def test_teaching_cells_are_the_books_form(module, cell):
+    """One-hot inputs times one weight per gate, ``nd.dot(X, W_x*)``."""
+    import importlib
+    source = inspect.getsource(getattr(
+        importlib.import_module('d2l_ch6.' + module), cell))
+    assert 'nd.dot(X, W_x' in source
+    for fast_word in ('take', 'Embedding', 'FullyConnected', 'x_dot'):
+        assert fast_word not in source
