@@ -45,7 +45,7 @@ from functools import partial
 from mxnet import nd
 
 from . import cli
-from ._io import write_text
+from ._io import check_writable, write_text
 from .cli import positive_int
 from .corpus import CORPORA
 from .data import load_corpus, num_batches
@@ -158,7 +158,7 @@ def ours_epoch(spec, data, hp, ctx, fast):
         model.prepare()
     one = replace(hp, num_epochs=1, pred_period=2)  # no predictions
     return lambda: fit(model, corpus_indices, idx_to_char, char_to_idx,
-                       one, ctx=ctx)
+                       one, ctx=ctx, report_last=False)
 
 
 def book_epoch(spec, data, hp, ctx):
@@ -417,6 +417,9 @@ def probe_shapes(runs, datasets, hp=BOOK):
 def main(argv=None):
     """Run the benchmark; print the table and return the rows (dicts)."""
     args = parser().parse_args(argv)
+    for flag, path in (('--json', args.json), ('--plot', args.plot)):
+        if path:
+            check_writable(path, flag)
     ctxs = parse_ctx_list(args.ctx)
     if not ctxs:
         raise BadInput('--ctx names no device: use cpu, gpu or cpu,gpu')

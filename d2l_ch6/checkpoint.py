@@ -4,11 +4,17 @@ history and, for ``--resume``, the sampler's random state).
 
 One file, written by ``nd.save``: the parameters as ``param:<name>`` and the
 metadata as UTF-8 JSON bytes in a uint8 array ``meta``. It is written to a
-temporary file beside the target and renamed, so a checkpoint is never
-half-written.
+temporary file beside the target, flushed to the disk and renamed, so a
+checkpoint is never half-written, even after a power loss. The metadata
+carries a sha256 digest of every parameter array and of the metadata
+itself, checked on load: a damaged file is one clear error, not a model
+that quietly generates from flipped bytes. (Checkpoints of version 1 have
+no digest; they load with a warning.)
 """
+import hashlib
 import json
 import os
+import warnings
 from dataclasses import asdict
 
 import numpy as np
@@ -16,11 +22,11 @@ from mxnet import nd
 from mxnet.base import MXNetError
 
 from ._io import atomic_path
-from .errors import D2LError
+from .errors import D2LError, OutputError, mxnet_reason
 from .models import ModelSpec
 from .train import History
 
-FORMAT, VERSION = 'd2l_ch6-checkpoint', 1
+FORMAT, VERSION = 'd2l_ch6-checkpoint', 2
 
 
 class CheckpointError(D2LError, ValueError):
@@ -37,13 +43,53 @@ def save(path, model, idx_to_char, hp, history=None, **extra):
                 history={k: getattr(history, k) for k in (
                     'epochs', 'perplexity', 'seconds', 'valid_perplexity')},
                 **extra)
-    arrays = {'param:' + k: v for k, v in model.state_dict().items()}
+    params = model.state_dict()
+    meta['digest'] = dict(
+        algorithm='sha256',
+        arrays={name: array_digest(a) for name, a in params.items()},
+        meta=meta_digest(meta))
+    arrays = {'param:' + k: v for k, v in params.items()}
     arrays['meta'] = nd.array(np.frombuffer(
         json.dumps(meta, ensure_ascii=False).encode('utf-8'),
         dtype=np.uint8), dtype='uint8')
     with atomic_path(path) as tmp:
-        nd.save(tmp, arrays)
+        try:
+            nd.save(tmp, arrays)
+        except MXNetError as e:  # mxnet's own file writer failed
+            raise OutputError('cannot write %s: %s' % (
+                path, _write_reason(tmp, e))) from None
     return path
+
+
+def _write_reason(tmp, error):
+    """Why mxnet could not write ``tmp``. Its message names a failed check
+    ('FileStream.Write incomplete'), not the OS's reason, so the write is
+    tried again with Python's own file, whose OSError carries it (no
+    space left, quota exceeded); the temporary file goes anyway."""
+    try:
+        with open(tmp, 'ab') as f:
+            f.write(bytes(1 << 16))
+            f.flush()
+            os.fsync(f.fileno())
+    except OSError as e:
+        return e.strerror or str(e)
+    return mxnet_reason(error)
+
+
+def array_digest(array):
+    """sha256 of an array's dtype, shape and bytes."""
+    a = array.asnumpy()
+    h = hashlib.sha256(('%s %s\n' % (a.dtype.str, a.shape)).encode())
+    h.update(np.ascontiguousarray(a).tobytes())
+    return h.hexdigest()
+
+
+def meta_digest(meta):
+    """sha256 of the metadata without its digest, as canonical JSON."""
+    plain = {k: v for k, v in meta.items() if k != 'digest'}
+    return hashlib.sha256(json.dumps(plain, sort_keys=True,
+                                     ensure_ascii=False).encode('utf-8')
+                          ).hexdigest()
 
 
 class Checkpoint:
@@ -74,12 +120,44 @@ def load(path):
         assert meta['format'] == FORMAT and isinstance(arrays, dict)
         params = {k[len('param:'):]: v for k, v in arrays.items()
                   if k.startswith('param:')}
-        return Checkpoint(path, meta, params)
+        checked = verify(path, meta, params)
+        ckpt = Checkpoint(path, meta, params)
+    except CheckpointError:
+        raise
     except (MXNetError, KeyError, AssertionError, ValueError,
             TypeError, AttributeError):
         raise CheckpointError(
             '%s is not a complete d2l_ch6 checkpoint (truncated, damaged or '
             'another kind of file): train again with --save' % path) from None
+    if not checked:
+        warnings.warn('%s has no digest (a checkpoint of an earlier '
+                      'd2l_ch6): damage to it cannot be detected' % path,
+                      stacklevel=2)
+    return ckpt
+
+
+def verify(path, meta, params):
+    """CheckpointError unless the arrays and the metadata match the digest
+    saved with them; False if there is no digest to check (version 1)."""
+    digest = meta.get('digest')
+    if digest is None:
+        return False
+    damaged = None
+    if meta_digest(meta) != digest.get('meta'):
+        damaged = 'its metadata'
+    elif sorted(params) != sorted(digest.get('arrays', {})):
+        damaged = 'the list of its arrays'
+    else:
+        for name, array in params.items():
+            if array_digest(array) != digest['arrays'][name]:
+                damaged = 'parameter %s' % name
+                break
+    if damaged:
+        raise CheckpointError(
+            '%s is damaged: %s does not match the sha256 digest written '
+            'with it (the file changed after it was saved). Use another '
+            'copy or train again with --save' % (path, damaged))
+    return True
 
 
 def check_compatible(ckpt, spec, idx_to_char):

@@ -9,6 +9,7 @@ parses its own flags, turns them into an :class:`Options` and a
 import argparse
 import os
 import random
+import signal
 import sys
 import warnings
 from dataclasses import dataclass, replace
@@ -17,10 +18,11 @@ from typing import Optional
 import mxnet as mx
 
 from . import checkpoint
+from ._io import check_writable
 from .corpus import CORPORA, default_prefixes
 from .data import load_corpus, split_corpus
 from .device import parse_ctx
-from .errors import D2LError
+from .errors import D2LError, Terminated, mxnet_reason
 from .models import gluon_model
 from .plots import plot_perplexity
 from .train import BOOK, Hyper, fit, seed_all
@@ -153,9 +155,14 @@ class Options:
 
 def options(args):
     """The :class:`Options` of parsed ``args`` (a parser without the
-    training flags leaves their defaults)."""
-    return Options(**{name: getattr(args, name, default) for name, default
+    training flags leaves their defaults); the files they will write are
+    checked now, before any work."""
+    opts = Options(**{name: getattr(args, name, default) for name, default
                       in vars(Options()).items()})
+    for flag, path in (('--save', opts.save), ('--plot', opts.plot)):
+        if path:
+            check_writable(path, flag)
+    return opts
 
 
 def hyper(args):
@@ -219,12 +226,15 @@ def train(opts, model, data, hp, ctx, name=None, is_random_iter=False,
     if hasattr(model, 'prepare'):
         model.prepare(initialize=not resume)
 
+    saved = []  # the epochs whose checkpoint is on disk
+
     def on_epoch_end(epoch, h):
         checkpoint.save(save_path, model, idx_to_char, hp, h,
                         random_state=random.getstate(),
                         corpus=opts.corpus, num_chars=opts.num_chars,
                         valid_frac=opts.valid_frac,
                         is_random_iter=is_random_iter)
+        saved.append(epoch)
 
     try:
         history = fit(model, corpus_indices, idx_to_char, char_to_idx, hp,
@@ -233,11 +243,17 @@ def train(opts, model, data, hp, ctx, name=None, is_random_iter=False,
                       start_epoch=start,
                       on_epoch_end=on_epoch_end if save_path else None,
                       progress=not opts.quiet and sys.stderr.isatty())
-    except KeyboardInterrupt:
-        if save_path and os.path.exists(save_path):
-            print('interrupted: the checkpoint of the last complete epoch is '
-                  'in %s; continue with --resume %s'
-                  % (save_path, opts.save), file=sys.stderr)
+    except KeyboardInterrupt as e:  # Ctrl-C, or SIGTERM/SIGHUP (run)
+        how = 'stopped by %s' % e.name if isinstance(e, Terminated) \
+            else 'interrupted'
+        if save_path and (saved or resume) and os.path.exists(save_path):
+            print('%s: the checkpoint of the last complete epoch (%d) is in '
+                  '%s; continue with --resume %s'
+                  % (how, saved[-1] if saved else start, save_path,
+                     opts.save), file=sys.stderr)
+        elif save_path:
+            print('%s before the first epoch ended: no checkpoint was '
+                  'written' % how, file=sys.stderr)
         raise
     if save_path:
         print('checkpoint written to %s' % save_path)
@@ -280,25 +296,42 @@ def plot(opts, histories, title=None):
         print('plot written to %s' % opts.plot)
 
 
+def _terminate(signum, frame):
+    raise Terminated(signum, signal.Signals(signum).name)
+
+
+# what `kill`, `timeout`, a job scheduler or a closing terminal send
+STOP_SIGNALS = [getattr(signal, name) for name in ('SIGTERM', 'SIGHUP')
+                if hasattr(signal, name)]
+
+
 def run(main, argv=None):
     """Run ``main(argv)`` as a command: a D2LError or an mxnet error is one
-    line on stderr and a non-zero exit, Ctrl-C a clean exit 130."""
+    line on stderr and a non-zero exit; Ctrl-C, SIGTERM and SIGHUP stop it
+    at once and cleanly (a checkpoint being written is left as it was),
+    with the conventional status 130, 143 and 129."""
     # a warning (e.g. a corpus copy with the wrong sha1) is one line too
     warnings.formatwarning = lambda message, *args, **kwargs: \
         'warning: %s\n' % message
+    previous = {s: signal.signal(s, _terminate) for s in STOP_SIGNALS}
     try:
         main(argv)
     except D2LError as e:
         print('error: %s' % e, file=sys.stderr)
         sys.exit(e.exit_code)
     except mx.base.MXNetError as e:
-        first = str(e).strip().splitlines()[0] if str(e).strip() else ''
-        print('error: mxnet failed: %s' % first, file=sys.stderr)
+        print('error: mxnet failed: %s' % mxnet_reason(e), file=sys.stderr)
         sys.exit(1)
+    except Terminated as e:
+        print('stopped by %s' % e.name, file=sys.stderr)
+        sys.exit(128 + e.signum)
     except KeyboardInterrupt:
         print('interrupted', file=sys.stderr)
         sys.exit(130)
     except BrokenPipeError:  # e.g. `python -m d2l_ch6 6.3 | head`
         sys.stderr.close()
         sys.exit(0)
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
     return 0

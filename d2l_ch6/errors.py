@@ -1,5 +1,6 @@
 """Errors a user can cause and fix; the command line prints their message
 without a traceback."""
+import re
 
 
 class D2LError(Exception):
@@ -14,6 +15,11 @@ class BadInput(D2LError, ValueError):
 
 class CorpusError(D2LError, OSError):
     """A corpus that is missing, corrupt or cannot be downloaded."""
+
+
+class OutputError(D2LError, OSError):
+    """A file that cannot be written: a parent that is a file, no
+    permission, no space left, a read-only file system."""
 
 
 class TrainingDiverged(D2LError, FloatingPointError):
@@ -32,3 +38,30 @@ class TrainingDiverged(D2LError, FloatingPointError):
             'large that its exp overflows; %s). '
             'Clip the gradients (--clip 0.01, the book\'s value) or lower '
             'the learning rate (--lr).' % (epoch, last))
+
+
+class Terminated(KeyboardInterrupt):
+    """The process was asked to stop by a signal (SIGTERM from ``kill``,
+    ``timeout`` or a job scheduler, SIGHUP from a closing terminal): handled
+    as Ctrl-C, with the exit status 128 + the signal's number."""
+
+    def __init__(self, signum, name):
+        super().__init__(name)
+        self.signum, self.name = signum, name
+
+
+def mxnet_reason(error):
+    """The line of an MXNetError that says what went wrong: mxnet's message
+    is a C++ stack trace ('Traceback (most recent call last):', file and
+    line entries) around one 'MXNetError: ...' line, or that line first
+    and its 'Stack trace:' after it."""
+    # '[12:00:00] ../src/storage/storage.cc:199: text' -> 'text'
+    lines = [re.sub(r'^\[[\d:]+\] \S+:\d+: ', '', line.strip())
+             for line in str(error).strip().splitlines() if line.strip()]
+    for line in reversed(lines):
+        if line.startswith('MXNetError:'):
+            return line[len('MXNetError:'):].strip() or line
+    frames = ('Traceback', 'File ', '[bt]', 'Stack trace')
+    meaningful = [line for line in lines if not line.startswith(frames)]
+    # '[10:11:12] src/x.cc:9: message' then 'Stack trace:' and its frames
+    return meaningful[0] if meaningful else type(error).__name__

@@ -1,6 +1,6 @@
 """PNG plots a person can open (matplotlib's Agg canvas: no display and no
-pyplot state needed)."""
-import os
+pyplot state needed), written whole or not at all."""
+from ._io import atomic_path
 
 
 def new_figure(figsize=(6.4, 4)):
@@ -14,10 +14,9 @@ def new_figure(figsize=(6.4, 4)):
 
 def save_figure(fig, path):
     """Write ``fig`` to ``path`` as a PNG (folders created) and return it."""
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
     fig.tight_layout()
-    fig.savefig(path, format='png', dpi=100)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format='png', dpi=100)
     return path
 
 

@@ -201,10 +201,12 @@ def _progress_bar(enabled, start, total):
 def fit(model, corpus_indices, idx_to_char, char_to_idx, hp=BOOK, *, ctx,
         is_random_iter=False, detach=True, valid_indices=None,
         history=None, start_epoch=0, on_epoch_end=None, progress=False,
-        log=print):
+        log=print, report_last=True):
     """Train ``model`` (a ScratchModel, GluonModel or fast model) on
     ``corpus_indices`` and print the book's lines every ``hp.pred_period``
-    epochs.
+    epochs, and after the last epoch whatever ``pred_period`` is (the book
+    prints nothing after a run shorter than its period;
+    ``report_last=False`` for a run continued by another call).
 
     Random sampling starts every batch from a fresh state; consecutive
     sampling starts each epoch from a fresh state and carries it over,
@@ -259,7 +261,8 @@ def fit(model, corpus_indices, idx_to_char, char_to_idx, hp=BOOK, *, ctx,
             if bar is not None:
                 bar.update(1)
                 bar.set_postfix(perplexity='%.2f' % ppl)
-            if (epoch + 1) % hp.pred_period == 0:
+            last = report_last and epoch + 1 == hp.num_epochs
+            if (epoch + 1) % hp.pred_period == 0 or last:
                 write(line)
                 for prefix in hp.prefixes:
                     text = predict(model, prefix, hp.pred_len, idx_to_char,

@@ -2,9 +2,12 @@
 the corpora found through D2L_CH6_DATA (CI) or the usual places."""
 import os
 import random
+import shutil
+import socket
 
 # first: d2l_ch6 restores the numpy aliases mxnet needs (numpy >= 1.24)
 import d2l_ch6 as d2l  # noqa: I001
+from d2l_ch6 import corpus
 import mxnet as mx
 import numpy as np
 import pytest
@@ -40,3 +43,29 @@ def no_quick(monkeypatch):
 def pytest_report_header(config):
     return 'D2L_CH6_DATA=%s mxnet %s numpy %s' % (
         os.environ.get('D2L_CH6_DATA'), mx.__version__, np.__version__)
+
+
+def closed_port():
+    """A local URL nobody listens on: 'no network' without waiting."""
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return 'http://127.0.0.1:%d/' % s.getsockname()[1]
+
+
+@pytest.fixture
+def sandbox(tmp_path):
+    """An empty working folder, an empty cache, no network, the corpora
+    only where D2L_CH6_DATA says (a copy we may spoil)."""
+    corpora = tmp_path / 'corpora'
+    corpora.mkdir()
+    for c in corpus.CORPORA.values():
+        shutil.copy(os.path.join(os.environ['D2L_CH6_DATA'], c.file),
+                    corpora / c.file)
+    work = tmp_path / 'work'
+    work.mkdir()
+    env = dict(os.environ, D2L_CH6_DATA=str(corpora),
+               D2L_CH6_CACHE=str(tmp_path / 'cache'),
+               D2L_CH6_MIRROR=closed_port(), NO_PROXY='127.0.0.1',
+               MPLBACKEND='Agg')
+    env.pop('D2L_CH6_QUICK', None)
+    return dict(env=env, work=work, corpora=corpora, tmp=tmp_path)

@@ -9,6 +9,7 @@ import io
 import math
 import random
 import re
+from dataclasses import replace
 
 import d2lzh
 import mxnet as mx
@@ -373,9 +374,11 @@ def test_one_host_sync_per_epoch(small_jay, ctx, kind, host_syncs):
     corpus_indices, char_to_idx, idx_to_char, vocab_size = small_jay
     model = small_model(kind, vocab_size, ctx)
     host_syncs.clear()
+    # report_last=False: the last epoch's predictions (each character a
+    # read, by nature) are not part of the training loop measured here
     history = d2l.fit(model, corpus_indices, idx_to_char, char_to_idx,
                       SMALL, ctx=ctx, is_random_iter=kind == 'scratch-random',
-                      log=lambda line: None)
+                      log=lambda line: None, report_last=False)
     assert len(history.epochs) == SMALL.num_epochs
     assert len(host_syncs) == SMALL.num_epochs, host_syncs
 
@@ -598,3 +601,23 @@ def test_the_package_exports_the_book_names():
                  'predict_rnn_gluon', 'train_and_predict_rnn',
                  'train_and_predict_rnn_gluon', 'try_gpu'):
         assert getattr(d2l, name) is getattr(book, name)
+
+
+@pytest.mark.parametrize('num_epochs, pred_period, printed', [
+    (2, 50, [2]), (5, 2, [2, 4, 5]), (4, 2, [2, 4])])
+def test_every_run_ends_with_its_numbers(num_epochs, pred_period, printed,
+                                         small_jay, ctx):
+    """The book prints every pred_period epochs only; a run that does not
+    end on one prints its last epoch too (and a run that does, the book's
+    lines exactly)."""
+    corpus_indices, char_to_idx, idx_to_char, vocab_size = small_jay
+    lines = []
+    hp = replace(SMALL, num_epochs=num_epochs, pred_period=pred_period)
+    history = d2l.fit(small_model('RNN', vocab_size, ctx), corpus_indices,
+                      idx_to_char, char_to_idx, hp, ctx=ctx,
+                      log=lines.append)
+    epochs = [int(line.split(',')[0].split()[1]) for line in lines
+              if line.startswith('epoch ')]
+    assert epochs == printed
+    assert len(lines) == len(printed) * (1 + len(hp.prefixes))
+    assert set(history.predictions) == set(hp.prefixes)

@@ -185,7 +185,8 @@ class Lab:
                 replace(job.hp, num_epochs=epoch + 1), ctx=self.ctx,
                 is_random_iter=job.sampling.startswith('random'),
                 detach=job.detach, history=job.run.history,
-                start_epoch=epoch, on_epoch_end=job.on_epoch_end, log=_quiet)
+                start_epoch=epoch, on_epoch_end=job.on_epoch_end, log=_quiet,
+                report_last=False)
         except TrainingDiverged as e:
             job.run.diverged = e
 

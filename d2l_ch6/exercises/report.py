@@ -21,7 +21,7 @@ import mxnet as mx
 import numpy as np
 
 from .. import cli
-from .._io import write_text
+from .._io import check_writable, write_text
 from ..errors import BadInput
 from ..train import seed_all
 from .lab import QUICK_CHARS, QUICK_EPOCHS, QUICK_SHRINK, make_lab
@@ -183,6 +183,8 @@ def main(argv=None):
     p.add_argument('--report', metavar='PATH',
                    help='write a Markdown report of the runs')
     args = p.parse_args(argv)
+    if args.report:
+        check_writable(args.report, '--report')
     chosen = select(args.ids)
     if args.list:
         for ex in chosen:
