@@ -395,7 +395,9 @@ def parser():
                    '(2048)')
     p.add_argument('--quiet', action='store_true', help='no progress bar')
     p.add_argument('--seed', type=int, default=0, help='(0)')
-    p.add_argument('--corpus', choices=sorted(CORPORA), default='jaychou')
+    p.add_argument('--corpus', default='jaychou', metavar='NAME|PATH',
+                   help='%s, or a UTF-8 text file of your own' % ' or '.join(
+                       sorted(CORPORA)))
     p.add_argument('--data-dir', default=None,
                    help='folder holding the corpus file (searched first)')
     return p

@@ -108,6 +108,31 @@ class Checkpoint:
         return History(**{k: list(v) for k, v in self.meta['history'].items()})
 
 
+# the names a section with several models puts into --save PATH
+# (cli.run_path: gru.params -> gru-scratch.params, gru-gluon.params)
+RUN_NAMES = ('scratch', 'gluon', 'random', 'consecutive', 'uni', 'bi')
+
+
+def find(path):
+    """``path``, or, where a section that trains several models wrote one
+    checkpoint per model beside it, the last one written (said in a
+    warning). CheckpointError where there is none."""
+    if os.path.isfile(path):
+        return path
+    root, ext = os.path.splitext(path)
+    runs = [p for p in ('%s-%s%s' % (root, name, ext) for name in RUN_NAMES)
+            if os.path.isfile(p)]
+    if not runs:
+        raise CheckpointError('no checkpoint at %s (train with --save %s '
+                              'first)' % (path, path))
+    chosen = max(runs, key=os.path.getmtime)
+    if len(runs) > 1:
+        warnings.warn('%s: the section saved one checkpoint per model (%s); '
+                      'using %s, the last written' % (
+                          path, ', '.join(runs), chosen), stacklevel=2)
+    return chosen
+
+
 def load(path):
     """Read a checkpoint; CheckpointError if it is missing, truncated or
     not a d2l_ch6 checkpoint."""

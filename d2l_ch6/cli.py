@@ -19,7 +19,8 @@ import mxnet as mx
 
 from . import checkpoint
 from ._io import check_writable
-from .corpus import CORPORA, default_prefixes
+from .corpus import (CORPORA, default_prefixes, is_builtin,
+                     prefixes_from_text)
 from .data import load_corpus, split_corpus
 from .device import parse_ctx
 from .errors import D2LError, Terminated, mxnet_reason
@@ -108,8 +109,11 @@ def parser(module, doc, hp=None, train=True, impl=None):
                        help='characters to predict')
         g.add_argument('--prefixes', nargs='+', default=None,
                        help='texts to predict from (default: 分开 不分开, '
-                       'or traveller / time traveller with --corpus '
-                       'timemachine)')
+                       'traveller / time traveller with --corpus '
+                       'timemachine, two drawn from a file of your own)')
+        g.add_argument('--random-offset', action='store_true',
+                       help='start each epoch\'s examples at a random '
+                       'offset in [0, num_steps) (the book: always 0)')
         g.add_argument('--valid-frac', type=fraction, default=0.0,
                        help='hold out this last fraction of the corpus and '
                        'report its perplexity beside the training one')
@@ -129,9 +133,14 @@ def parser(module, doc, hp=None, train=True, impl=None):
                    help='seeds python, numpy and mxnet')
     g.add_argument('--ctx', default='auto',
                    help="auto (the book's try_gpu), cpu, gpu or gpu:N")
-    g.add_argument('--corpus', choices=sorted(CORPORA), default='jaychou')
+    g.add_argument('--corpus', default='jaychou', metavar='NAME|PATH',
+                   help='%s, or the path of a UTF-8 text file (or a .zip '
+                   'holding one)' % ' or '.join(sorted(CORPORA)))
     g.add_argument('--num-chars', type=_num_chars, default=10000,
                    help="characters of the corpus to use, or 'all'")
+    g.add_argument('--lower', action='store_true', default=None,
+                   help='lower-case the text (what the book does for The '
+                   'Time Machine)')
     g.add_argument('--data-dir', default=None,
                    help='folder holding the corpus file (searched first)')
     return p
@@ -142,9 +151,11 @@ class Options:
     """What the shared flags ask of a run besides its hyper-parameters:
     the corpus, a held-out fraction, checkpoints, a plot, the progress bar.
     The defaults are a plain run (as a notebook trains)."""
-    corpus: str = 'jaychou'
+    corpus: str = 'jaychou'  # a built-in name or a file's path
     num_chars: Optional[int] = 10000
     data_dir: Optional[str] = None
+    lower: Optional[bool] = None  # None: as the book reads the corpus
+    random_offset: bool = False
     valid_frac: float = 0.0
     save: Optional[str] = None
     resume: Optional[str] = None
@@ -165,13 +176,29 @@ def options(args):
     return opts
 
 
-def hyper(args):
-    """The Hyper of parsed ``args`` (--clip 0 means no clipping)."""
+def prefixes(args, data=None, log=print):
+    """--prefixes, else the corpus's own: the book's for a built-in corpus,
+    two drawn from the text of a file of the user's (said in one line)."""
+    if getattr(args, 'prefixes', None):
+        return tuple(args.prefixes)
+    if is_builtin(args.corpus) or data is None:
+        return default_prefixes(args.corpus if is_builtin(args.corpus)
+                                else 'jaychou')
+    corpus_indices, _, idx_to_char, _ = data
+    chosen = prefixes_from_text(''.join(idx_to_char[i]
+                                        for i in corpus_indices))
+    log('no --prefixes given: predicting after %s, frequent in %s'
+        % (' and '.join(repr(p) for p in chosen), args.corpus))
+    return chosen
+
+
+def hyper(args, data=None):
+    """The Hyper of parsed ``args`` (--clip 0 means no clipping); the
+    prefixes of :func:`prefixes`."""
     theta = args.clipping_theta  # 0: no clipping (the exercise)
-    prefixes = args.prefixes or default_prefixes(args.corpus)
     return Hyper(args.num_hiddens, args.num_epochs, args.num_steps,
                  args.batch_size, args.lr, theta if theta else None,
-                 args.pred_period, args.pred_len, tuple(prefixes))
+                 args.pred_period, args.pred_len, prefixes(args, data))
 
 
 def setup(args):
@@ -184,13 +211,15 @@ def setup(args):
 def start(args):
     """What a training section's ``main`` begins with, from its parsed
     ``args``: (ctx, hp, opts, data), seeded, the corpus loaded."""
-    ctx, hp, opts = setup(args), hyper(args), options(args)
-    return ctx, hp, opts, load(opts)
+    ctx, opts = setup(args), options(args)
+    data = load(opts)
+    return ctx, hyper(args, data), opts, data
 
 
 def load(opts):
     """The book's 4-tuple of the corpus ``opts`` (or parsed args) name."""
-    return load_corpus(opts.corpus, opts.num_chars, opts.data_dir)
+    return load_corpus(opts.corpus, opts.num_chars, opts.data_dir,
+                       getattr(opts, 'lower', None))
 
 
 def run_path(path, name):
@@ -232,8 +261,9 @@ def train(opts, model, data, hp, ctx, name=None, is_random_iter=False,
         checkpoint.save(save_path, model, idx_to_char, hp, h,
                         random_state=random.getstate(),
                         corpus=opts.corpus, num_chars=opts.num_chars,
-                        valid_frac=opts.valid_frac,
-                        is_random_iter=is_random_iter)
+                        lower=opts.lower, valid_frac=opts.valid_frac,
+                        is_random_iter=is_random_iter,
+                        random_offset=opts.random_offset)
         saved.append(epoch)
 
     try:
@@ -242,7 +272,8 @@ def train(opts, model, data, hp, ctx, name=None, is_random_iter=False,
                       valid_indices=valid, history=history,
                       start_epoch=start,
                       on_epoch_end=on_epoch_end if save_path else None,
-                      progress=not opts.quiet and sys.stderr.isatty())
+                      progress=not opts.quiet and sys.stderr.isatty(),
+                      random_offset=opts.random_offset)
     except KeyboardInterrupt as e:  # Ctrl-C, or SIGTERM/SIGHUP (run)
         how = 'stopped by %s' % e.name if isinstance(e, Terminated) \
             else 'interrupted'

@@ -1,6 +1,13 @@
 """Where the text comes from (section 6.3's corpus): the built-in corpora,
-found on disk or downloaded with a sha1 check, and read with the book's
-preprocessing.
+found on disk or downloaded with a sha1 check, or any UTF-8 text file of
+the user's (or a .zip holding one), read with the book's preprocessing.
+
+``--corpus jaychou`` and ``--corpus timemachine`` name the built-in
+corpora; anything else is the path of a file. A user file is read as a
+stream, so ``--num-chars N`` reads only what it needs and a large file is
+never held in several copies; a file that cannot serve (missing, empty,
+binary, not UTF-8, a zip with no or several text members) is one
+CorpusError that says why.
 
 A corpus is looked for, in this order, in: an explicit ``data_dir``;
 ``$D2L_CH6_DATA``; ``./data`` and ``../data`` (the book's layout, notebooks/
@@ -10,6 +17,7 @@ A file whose sha1 is wrong is reported and skipped. If none is found, the file
 is downloaded into the cache (from ``$D2L_CH6_MIRROR/<file>`` if that is set)
 through a temporary file that is renamed only once its sha1 is right.
 """
+import codecs
 import collections
 import contextlib
 import io
@@ -142,15 +150,40 @@ def find_corpus(name='jaychou', data_dir=None, download_ok=True):
         % (c.file, '\n    '.join(tried), reason, c.url, cache_dir()))
 
 
+def is_builtin(name):
+    """True for the names of the built-in corpora (else: a file's path)."""
+    return name in CORPORA
+
+
 def default_prefixes(name):
-    """The prefixes a run on corpus ``name`` predicts from when none are
-    given (the book's 分开 / 不分开 for the lyrics)."""
+    """The prefixes a run on built-in corpus ``name`` predicts from when
+    none are given (the book's 分开 / 不分开 for the lyrics)."""
     return _corpus(name).prefixes
 
 
-def read_corpus(name='jaychou', data_dir=None):
-    """The corpus text, preprocessed as the book does (newlines -> spaces,
-    lower case for The Time Machine), whole."""
+def prefixes_from_text(text, k=2):
+    """``k`` short prefixes drawn from a text of the user's: its most
+    frequent words (runs of 2-12 characters between spaces), or, for a text
+    without spaces (Chinese), its most frequent pairs of characters. Ties
+    go to the earlier one."""
+    words = collections.Counter(w for w in text.split(' ')
+                                if 2 <= len(w) <= 12)
+    if len(words) < k:
+        words = collections.Counter(
+            text[i:i + 2] for i in range(len(text) - 1)
+            if ' ' not in text[i:i + 2])
+    if len(words) < k:
+        words = collections.Counter(c for c in text if c != ' ')
+    return tuple(w for w, _ in words.most_common(k))
+
+
+def read_corpus(name='jaychou', data_dir=None, num_chars=None, lower=None):
+    """The text of corpus ``name`` (a built-in name or a file's path),
+    preprocessed as the book does: newlines to spaces, lower case for The
+    Time Machine or where ``lower`` asks; its first ``num_chars``
+    characters (None: all)."""
+    if not is_builtin(name):
+        return read_text(name, num_chars, bool(lower))
     c = _corpus(name)
     path = find_corpus(name, data_dir)
     try:
@@ -165,7 +198,102 @@ def read_corpus(name='jaychou', data_dir=None):
         raise CorpusError('cannot read %s (%s): delete it and run again to '
                           'download a fresh copy' % (path, e)) from None
     text = text.replace('\n', ' ').replace('\r', ' ')
-    return text.lower() if c.lower else text
+    if c.lower if lower is None else lower:
+        text = text.lower()
+    return text[:num_chars] if num_chars is not None else text
+
+
+CHUNK = 1 << 20  # bytes read at a time from a user's file
+
+
+def _text_member(path):
+    """The one text file inside the zip ``path``."""
+    try:
+        with zipfile.ZipFile(path) as zin:
+            members = [m for m in zin.infolist() if not m.is_dir()]
+    except zipfile.BadZipFile as e:
+        raise CorpusError('cannot read %s: %s' % (path, e)) from None
+    if len(members) != 1:
+        raise CorpusError(
+            '%s holds %s: a corpus zip must hold exactly one text file%s'
+            % (path, 'no file' if not members else '%d files (%s%s)' % (
+                len(members), ', '.join(m.filename for m in members[:4]),
+                ', ...' if len(members) > 4 else ''),
+               '' if not members else '; zip just one, or unzip it and '
+               'give the file'))
+    return members[0].filename
+
+
+def _is_zip(path):
+    """True if ``path`` starts as a zip archive does (its magic bytes)."""
+    with open(path, 'rb') as f:
+        return f.read(4) in (b'PK\x03\x04', b'PK\x05\x06')
+
+
+@contextlib.contextmanager
+def _open_bytes(path):
+    """A binary stream of a user's file, or of the one file of a zip."""
+    if _is_zip(path):
+        member = _text_member(path)
+        with zipfile.ZipFile(path) as zin, zin.open(member) as f:
+            yield f
+    else:
+        with open(path, 'rb') as f:
+            yield f
+
+
+def read_text(path, num_chars=None, lower=False):
+    """The text of a user's UTF-8 file (or of the one file of a .zip) with
+    the book's preprocessing; with ``num_chars``, reading stops once it has
+    them. CorpusError for a file that cannot serve as a corpus."""
+    if not os.path.exists(path):
+        raise CorpusError(
+            'no corpus %r: not a built-in corpus (%s) and no such file'
+            % (path, ', '.join(CORPORA)))
+    if os.path.isdir(path):
+        raise CorpusError('%s is a folder: give a text file (or a .zip '
+                          'holding one) as --corpus' % path)
+    decoder = codecs.getincrementaldecoder('utf-8-sig')()
+    chunks, n, offset = [], 0, 0  # characters kept, bytes read
+    try:
+        with _open_bytes(path) as f:
+            while num_chars is None or n < num_chars:
+                raw = f.read(CHUNK)
+                pending = len(decoder.getstate()[0])
+                nul = raw.find(b'\0')
+                if nul >= 0:
+                    raise CorpusError(
+                        '%s is a binary file, not text (a NUL byte at '
+                        'offset %d): give a UTF-8 text file' % (
+                            path, offset + nul))
+                try:
+                    text = decoder.decode(raw, final=not raw)
+                except UnicodeDecodeError as e:
+                    at = offset - pending + e.start
+                    raise CorpusError(
+                        '%s is not UTF-8 text: the byte 0x%02x at offset %d '
+                        'cannot be decoded. Convert it first (e.g. iconv -f '
+                        'GB18030 -t UTF-8)' % (path, e.object[e.start], at)
+                    ) from None
+                offset += len(raw)
+                text = text.replace('\n', ' ').replace('\r', ' ')
+                if lower:
+                    text = text.lower()
+                if num_chars is not None:
+                    text = text[:num_chars - n]
+                chunks.append(text)
+                n += len(text)
+                if not raw:
+                    break
+    except OSError as e:
+        raise CorpusError('cannot read %s: %s' % (
+            path, e.strerror or e)) from None
+    text = ''.join(chunks)  # the text once (and its chunks, until now)
+    del chunks
+    if not text or text.isspace():
+        raise CorpusError('%s is empty%s: a corpus needs text' % (
+            path, '' if not text else ' (nothing but white space)'))
+    return text
 
 
 def main(argv=None):

@@ -29,13 +29,11 @@ def build_vocab(corpus_chars):
     return corpus_indices, char_to_idx, idx_to_char, len(idx_to_char)
 
 
-def load_corpus(name='jaychou', num_chars=10000, data_dir=None):
-    """The book's 4-tuple for corpus ``name``; ``num_chars=None`` keeps the
-    whole corpus."""
-    corpus_chars = read_corpus(name, data_dir)
-    if num_chars is not None:
-        corpus_chars = corpus_chars[:num_chars]
-    return build_vocab(corpus_chars)
+def load_corpus(name='jaychou', num_chars=10000, data_dir=None, lower=None):
+    """The book's 4-tuple for corpus ``name`` (a built-in name or the path
+    of a text file); ``num_chars=None`` keeps the whole corpus, ``lower``
+    lower-cases it (None: as the corpus is read by the book)."""
+    return build_vocab(read_corpus(name, data_dir, num_chars, lower))
 
 
 def load_data_jay_lyrics(num_chars=10000, data_dir=None):
@@ -75,7 +73,16 @@ def check_batches(corpus_len, batch_size, num_steps, is_random_iter):
     return n
 
 
-def data_iter_random(corpus_indices, batch_size, num_steps, ctx=None):
+def _offset(corpus_indices, num_steps, random_offset):
+    """The corpus without its first k tokens, k ~ U{0, ..., num_steps-1}
+    drawn with Python's ``random`` (or k = 0: the book)."""
+    if not random_offset or num_steps <= 0:
+        return corpus_indices
+    return corpus_indices[random.randrange(num_steps):]
+
+
+def data_iter_random(corpus_indices, batch_size, num_steps, ctx=None,
+                     random_offset=False):
     """Sample mini-batches of random, non-overlapping subsequences.
 
     The corpus is cut into ``num_examples = (len - 1) // num_steps`` examples
@@ -89,7 +96,17 @@ def data_iter_random(corpus_indices, batch_size, num_steps, ctx=None):
 
     Neighbouring batches do not continue each other, so the trainer starts
     every batch from a fresh hidden state. X, Y: (batch_size, num_steps).
+
+    The examples always start at multiples of ``num_steps`` and the last
+    ``(len - 1) % num_steps`` tokens are never read. ``random_offset=True``
+    (beyond the book) first drops k tokens, k drawn anew for every call
+    (every epoch) from 0..num_steps-1, so over the epochs every position
+    starts an example somewhere and the tail is read too::
+
+        k = 0   |e0    |e1    |e2    |...|      (tail)
+        k = 2   ..|e0    |e1    |e2    |...|    (other windows, tail read)
     """
+    corpus_indices = _offset(corpus_indices, num_steps, random_offset)
     epoch_size = check_batches(len(corpus_indices), batch_size, num_steps,
                                True)
     num_examples = (len(corpus_indices) - 1) // num_steps
@@ -109,7 +126,8 @@ def data_iter_random(corpus_indices, batch_size, num_steps, ctx=None):
     return batches()
 
 
-def data_iter_consecutive(corpus_indices, batch_size, num_steps, ctx=None):
+def data_iter_consecutive(corpus_indices, batch_size, num_steps, ctx=None,
+                          random_offset=False):
     """Sample mini-batches whose rows continue those of the batch before.
 
     The corpus is cut into ``batch_size`` equal rows (the tail is dropped);
@@ -123,7 +141,12 @@ def data_iter_consecutive(corpus_indices, batch_size, num_steps, ctx=None):
     Row r of batch i+1 continues row r of batch i, so the trainer carries the
     hidden state over (detached) from one batch to the next.
     X, Y: (batch_size, num_steps), Y = X shifted by one.
+
+    ``random_offset=True`` (beyond the book) first drops k tokens, k drawn
+    anew for every call from 0..num_steps-1: the rows and the batch
+    boundaries move from epoch to epoch (above, k = 2 starts row 0 at 2).
     """
+    corpus_indices = _offset(corpus_indices, num_steps, random_offset)
     epoch_size = check_batches(len(corpus_indices), batch_size, num_steps,
                                False)
     batch_len = len(corpus_indices) // batch_size

@@ -10,6 +10,7 @@ prints a Markdown table (the README's comparison).
 """
 import sys
 import time
+from dataclasses import replace
 
 from . import cli, lang_model
 from .data import split_corpus
@@ -57,6 +58,7 @@ def main(argv=None):
     ctx = cli.setup(args)
     data = cli.load(args)
     corpus_indices, char_to_idx, idx_to_char, vocab_size = data
+    prefixes = cli.prefixes(args, data)
     train, valid = split_corpus(corpus_indices, args.valid_frac)
     print('training on %d characters, held out: the last %d (%s)'
           % (len(train), len(valid), ctx))
@@ -64,7 +66,8 @@ def main(argv=None):
             ngram_rows(corpus_indices, vocab_size, args.valid_frac)]
     chosen = [MODELS[i] for i in args.models] if args.models else MODELS
     for label, spec, hp in chosen:
-        hp = cli.book_hyper(hp)  # D2L_CH6_QUICK: a handful of epochs
+        # D2L_CH6_QUICK: a handful of epochs
+        hp = replace(cli.book_hyper(hp), prefixes=prefixes)
         print('%s: %d epochs' % (label, hp.num_epochs))
         # the scratch models on the fast path: the same numbers, sooner
         model = build_model(spec, vocab_size, ctx, fast=True)
@@ -73,7 +76,7 @@ def main(argv=None):
         seed_all(args.seed)
         start = time.time()
         h = fit(model, train, idx_to_char, char_to_idx, hp, ctx=ctx,
-                valid_indices=valid, log=lambda *a: None,
+                valid_indices=valid, log=lambda *a: None, report_last=False,
                 progress=not args.quiet and sys.stderr.isatty())
         best = min(range(len(h.epochs)), key=h.valid_perplexity.__getitem__)
         rows.append((label, h.perplexity[-1], h.valid_perplexity[-1],

@@ -201,7 +201,7 @@ def _progress_bar(enabled, start, total):
 def fit(model, corpus_indices, idx_to_char, char_to_idx, hp=BOOK, *, ctx,
         is_random_iter=False, detach=True, valid_indices=None,
         history=None, start_epoch=0, on_epoch_end=None, progress=False,
-        log=print, report_last=True):
+        log=print, report_last=True, random_offset=False):
     """Train ``model`` (a ScratchModel, GluonModel or fast model) on
     ``corpus_indices`` and print the book's lines every ``hp.pred_period``
     epochs, and after the last epoch whatever ``pred_period`` is (the book
@@ -210,7 +210,9 @@ def fit(model, corpus_indices, idx_to_char, char_to_idx, hp=BOOK, *, ctx,
 
     Random sampling starts every batch from a fresh state; consecutive
     sampling starts each epoch from a fresh state and carries it over,
-    detached (``detach=False`` is the book's exercise), from batch to batch.
+    detached (``detach=False`` is the book's exercise), from batch to batch;
+    ``random_offset`` starts each epoch's examples at a random offset (see
+    :func:`data.data_iter_random`).
     The loss is mean softmax cross-entropy; gradients are clipped to
     ``hp.clipping_theta`` and applied with plain sgd at ``hp.lr``.
     ``on_epoch_end(epoch, history)`` runs after every epoch (checkpoints).
@@ -230,7 +232,7 @@ def fit(model, corpus_indices, idx_to_char, char_to_idx, hp=BOOK, *, ctx,
                 state = model.begin_state(hp.batch_size)
             l_sum, n = nd.zeros((1,), ctx=ctx), 0
             for X, Y in data_iter_fn(corpus_indices, hp.batch_size,
-                                     hp.num_steps, ctx):
+                                     hp.num_steps, ctx, random_offset):
                 if is_random_iter:
                     state = model.begin_state(hp.batch_size)
                 elif detach:

@@ -36,7 +36,7 @@ def build_model(spec, vocab_size, ctx, fast=False):
 def restore(path, ctx, fast=False):
     """(model, checkpoint): the model saved at ``path`` rebuilt on ``ctx``
     with its parameters (a Gluon model hybridized)."""
-    ckpt = checkpoint.load(path)
+    ckpt = checkpoint.load(checkpoint.find(path))
     model = build_model(ckpt.spec, len(ckpt.idx_to_char), ctx, fast)
     try:
         model.load_state_dict(ckpt.arrays)

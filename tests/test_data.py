@@ -285,8 +285,11 @@ def test_zip_without_the_member_is_a_corpus_error(sandbox, monkeypatch):
         d2l.load_data_jay_lyrics(data_dir=str(sandbox.tmp))
 
 
-def test_unknown_corpus_is_bad_input():
-    with pytest.raises(BadInput, match='jaychou'):
+def test_unknown_corpus_is_a_clear_error(tmp_path, monkeypatch):
+    """Not a built-in name and no such file: the message names both."""
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(CorpusError, match='not a built-in corpus '
+                       r'\(jaychou, timemachine\) and no such file'):
         data.load_corpus('shakespeare')
 
 

@@ -67,7 +67,7 @@ CASES = [
     ('unknown exercise', None, ['exercises', '6.4-nonsense', '--quick'],
      '6.4-nonsense'),
     ('unknown corpus', None, ['6.3', '--corpus', 'shakespeare'],
-     'invalid choice'),
+     "no corpus 'shakespeare': not a built-in corpus"),
     ('negative clipping', None, ['6.5', '--clip', '-1'] + TINY,
      'clipping threshold must be positive'),
     ('valid fraction of 1', None, ['6.5', '--valid-frac', '1'] + TINY,

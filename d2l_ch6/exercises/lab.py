@@ -11,14 +11,14 @@ the corpus to 3,000 characters, for tests: the numbers then answer
 nothing.
 """
 import math
-import random
 import time
 from dataclasses import dataclass, replace
 from typing import Callable, Optional
 
 import mxnet as mx
 
-from ..corpus import default_prefixes, read_corpus
+from ..corpus import (default_prefixes, is_builtin, prefixes_from_text,
+                      read_corpus)
 from ..data import load_corpus
 from ..errors import BadInput, TrainingDiverged
 from ..models import ModelSpec
@@ -127,7 +127,9 @@ class Lab:
             hp = replace(hp, num_hiddens=max(2, hp.num_hiddens
                                              // QUICK_SHRINK),
                          pred_len=min(hp.pred_len, 20))
-        return replace(hp, prefixes=default_prefixes(self.corpus))
+        return replace(hp, prefixes=default_prefixes(self.corpus)
+                       if is_builtin(self.corpus) else
+                       prefixes_from_text(self.chars))
 
     def train(self, hp, **kwargs):
         """Train one model: ``train_many([dict(hp=hp, **kwargs)])[0]``."""
@@ -177,16 +179,14 @@ class Lab:
     def _epoch(self, job, epoch):
         """Train ``job`` for its epoch number ``epoch`` (0-based)."""
         corpus_indices, char_to_idx, idx_to_char, _ = self.data
-        if job.sampling.endswith('offset'):
-            corpus_indices = corpus_indices[random.randrange(
-                job.hp.num_steps):]
         try:
             fit(job.run.model, corpus_indices, idx_to_char, char_to_idx,
                 replace(job.hp, num_epochs=epoch + 1), ctx=self.ctx,
                 is_random_iter=job.sampling.startswith('random'),
                 detach=job.detach, history=job.run.history,
                 start_epoch=epoch, on_epoch_end=job.on_epoch_end, log=_quiet,
-                report_last=False)
+                report_last=False,
+                random_offset=job.sampling.endswith('offset'))
         except TrainingDiverged as e:
             job.run.diverged = e
 
