@@ -9,7 +9,8 @@ read. The section
   scratch) and with NDArray operations on the device, and a third time with
   ``mxnet.contrib.text`` (the concise version), and shows they agree;
 * scores add-k smoothed n-gram models on held-out text: the baseline the
-  RNNs have to beat;
+  RNNs have to beat; interpolated Kneser-Ney models (:class:`KneserNeyModel`,
+  the discount chosen on the training text) are a stronger one;
 * shows the book's 你走先 / 你先走: equal under a unigram model, different
   under a bigram model.
 """
@@ -164,7 +165,27 @@ def vocabulary(chars):
 # --- add-k smoothing and perplexity ---------------------------------------
 
 
-class NGramModel:
+class _Scorer:
+    """What a model with ``n`` and ``prob(context, w)`` gives: the
+    probability of a sequence and the perplexity of a text."""
+
+    def seq_prob(self, tokens):
+        """P(w_1, ..., w_T): the product of the factors."""
+        return math.prod(self.prob(tokens[:t], tokens[t])
+                         for t in range(len(tokens)))
+
+    def perplexity(self, tokens, start=1):
+        """exp(-mean log P(w_t | before)) over tokens[start:], each read
+        with the n-1 tokens before it."""
+        if len(tokens) <= start:
+            raise BadInput('no token to score')
+        nll = -sum(math.log(self.prob(
+            tokens[max(t - self.n + 1, 0):t], tokens[t]))
+            for t in range(start, len(tokens)))
+        return math.exp(nll / (len(tokens) - start))
+
+
+class NGramModel(_Scorer):
     """An add-k smoothed n-gram model counted from ``tokens``:
     ``P_k(w | ctx) = (n(ctx, w) + k) / (n(ctx) + k V)``, V the vocabulary
     size. A context shorter than n-1 (the start of a text) is scored by
@@ -184,20 +205,13 @@ class NGramModel:
         return ((self.counts[m][ctx + (w,)] + self.k)
                 / (self.contexts[m][ctx] + self.k * self.vocab_size))
 
-    def seq_prob(self, tokens):
-        """P(w_1, ..., w_T): the product of the factors."""
-        return math.prod(self.prob(tokens[:t], tokens[t])
-                         for t in range(len(tokens)))
 
-    def perplexity(self, tokens, start=1):
-        """exp(-mean log P(w_t | before)) over tokens[start:], each read
-        with the n-1 tokens before it."""
-        if len(tokens) <= start:
-            raise BadInput('no token to score')
-        nll = -sum(math.log(self.prob(
-            tokens[max(t - self.n + 1, 0):t], tokens[t]))
-            for t in range(start, len(tokens)))
-        return math.exp(nll / (len(tokens) - start))
+def _score_heldout(model, train, heldout):
+    """``model``'s perplexity on heldout[1:], read with context continuing
+    from the end of ``train``."""
+    if not heldout:
+        raise BadInput('the held-out text is empty')
+    return model.perplexity(list(train) + list(heldout), len(train) + 1)
 
 
 def heldout_perplexity(train, heldout, n, k, vocab_size):
@@ -205,10 +219,112 @@ def heldout_perplexity(train, heldout, n, k, vocab_size):
     evaluate_perplexity scores) of the add-k n-gram model counted on
     ``train``; ``heldout`` continues ``train``, so the first tokens read
     their context from the end of ``train``."""
-    if not heldout:
-        raise BadInput('the held-out text is empty')
-    model = NGramModel(train, n, k, vocab_size)
-    return model.perplexity(list(train) + list(heldout), len(train) + 1)
+    return _score_heldout(NGramModel(train, n, k, vocab_size), train,
+                          heldout)
+
+
+# --- interpolated Kneser-Ney ----------------------------------------------
+
+
+def _level(counts):
+    """One order of a Kneser-Ney model: (counts, {ctx: (the sum of the
+    counts after ctx, the number of distinct tokens after ctx)})."""
+    stats = {}
+    for gram, c in counts.items():
+        total, distinct = stats.get(gram[:-1], (0, 0))
+        stats[gram[:-1]] = (total + c, distinct + 1)
+    return counts, stats
+
+
+def _check_discount(discount):
+    if not 0 < discount < 1:
+        raise BadInput('the discount must be in (0, 1), got %r' % discount)
+    return discount
+
+
+class KneserNeyModel(_Scorer):
+    """Interpolated Kneser-Ney (Chen & Goodman 1998) counted from
+    ``tokens``, one discount D for all orders:
+
+        P(w | ctx) = (max(c(ctx w) - D, 0) + D N1+(ctx .) P(w | ctx')) / c(ctx)
+
+    ctx' is ctx but its first token, c(ctx) = sum_w c(ctx w), N1+(ctx .)
+    the number of w with c(ctx w) > 0: D N1+(ctx .) / c(ctx) is the mass the
+    discount freed. c counts the n-grams at the highest order and, at the
+    lower ones, the continuations N1+(. g), the distinct tokens seen before
+    g (a token that follows one context only is a poor guess after an
+    unseen one); below the unigrams is 1 / V, so every token of the
+    vocabulary, seen or not, has P > 0. A context never seen followed is
+    left to the lower order; one shorter than n-1 is scored by the model of
+    its length (its highest order counting n-grams), as in NGramModel.
+
+    NLTK's KneserNeyInterpolated fitted on the everygrams of the text (no
+    padding) differs in three details and agrees elsewhere
+    (tests/test_kneser_ney.py): its unigrams N1+(. w) / N1+(. .) are not
+    discounted nor interpolated with 1 / V (an unseen token has P = 0);
+    its lower orders free D times the followers of ctx in the n-gram
+    counts, so its P sums to more than 1 (or divides by 0) where an n-gram
+    is seen only at the start of the text; it reads a short context with
+    the lower orders. ``discount`` may be changed after counting.
+    """
+
+    def __init__(self, tokens, n, discount, vocab_size):
+        if n < 1:
+            raise BadInput('need n >= 1, got n=%r' % n)
+        self.n, self.discount = n, _check_discount(discount)
+        self.counts = [count_ngrams(tokens, m) for m in range(1, n + 1)]
+        if vocab_size < max(len(self.counts[0]), 1):
+            raise BadInput('vocab_size %r does not cover the %d distinct '
+                           'tokens' % (vocab_size, len(self.counts[0])))
+        self.vocab_size = vocab_size
+        # continuations[m - 1]: N1+(. g) of the m-grams g, m = 1..n-1
+        self.continuations = [collections.Counter(g[1:] for g in c)
+                              for c in self.counts[1:]]
+        self._raw = [_level(c) for c in self.counts]  # by context length
+        self._cont = [_level(c) for c in self.continuations]
+
+    def prob(self, context, w):
+        """P(w | the last n-1 tokens of ``context``), from the uniform
+        distribution up through the orders."""
+        m = min(len(context), self.n - 1)
+        ctx = tuple(context[len(context) - m:])
+        d, p = self.discount, 1 / self.vocab_size
+        for j in range(m + 1):  # the context length of the order
+            counts, stats = self._raw[j] if j == m else self._cont[j]
+            c = ctx[m - j:]
+            if c in stats:  # else this order leaves p unchanged
+                total, distinct = stats[c]
+                p = (max(counts.get(c + (w,), 0) - d, 0)
+                     + d * distinct * p) / total
+        return p
+
+
+def kneser_ney_heldout(train, heldout, n, vocab_size, discount):
+    """Perplexity on ``heldout[1:]`` of the Kneser-Ney n-gram model
+    counted on ``train``, read like :func:`heldout_perplexity`."""
+    return _score_heldout(KneserNeyModel(train, n, discount, vocab_size),
+                          train, heldout)
+
+
+KN_DISCOUNTS = tuple(i / 20 for i in range(1, 20))  # 0.05, 0.1, ..., 0.95
+
+
+def kneser_ney_discount(train, n, vocab_size, candidates=KN_DISCOUNTS,
+                        valid_frac=0.1):
+    """The candidate discount with the lowest perplexity on the last
+    ``valid_frac`` of ``train`` (read like :func:`heldout_perplexity`) of
+    the model counted on the rest: chosen on the training text only, the
+    held-out perplexity stays honest (add-k's k is picked on it)."""
+    fit, valid = split_corpus(train, valid_frac)
+    if len(valid) < 2 or not candidates:
+        raise BadInput('no candidate discount or no validation token in '
+                       'the %d training tokens' % len(train))
+    model = KneserNeyModel(fit, n, candidates[0], vocab_size)
+    ppl = {}
+    for d in candidates:  # the counts do not depend on the discount
+        model.discount = _check_discount(d)
+        ppl[d] = _score_heldout(model, fit, valid)
+    return min(candidates, key=ppl.get)
 
 
 # --- the section ----------------------------------------------------------
