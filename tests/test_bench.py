@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from mxnet import nd
 
-from d2l_ch6 import bench, plots
+from d2l_ch6 import bench, bench_report, plots, work
 from d2l_ch6 import fast as fast_path
 from d2l_ch6.data import num_batches
 from d2l_ch6.models import ModelSpec
@@ -18,7 +18,8 @@ from d2l_ch6.zoo import build_model
 
 FIELDS = ['model', 'impl', 'ctx', 'sec_per_epoch', 'sec_min', 'sec_max',
           'tokens_per_sec', 'gflop_per_epoch', 'gflops', 'limit_gflops',
-          'limit_fraction', 'book_sec_per_epoch', 'speedup_vs_book']
+          'limit_fraction', 'shape_limit_seconds', 'shape_fraction',
+          'book_sec_per_epoch', 'speedup_vs_book']
 
 
 def test_tiny_run_writes_json_and_png(tmp_path, capsys):
@@ -42,6 +43,10 @@ def test_tiny_run_writes_json_and_png(tmp_path, capsys):
             r['gflop_per_epoch'] / r['sec_per_epoch'])
         assert r['limit_fraction'] == pytest.approx(
             r['gflops'] / r['limit_gflops'])
+        assert r['shape_fraction'] == pytest.approx(
+            r['shape_limit_seconds'] / r['sec_per_epoch'])
+        assert 0 < r['shape_limit_seconds'] < r['sec_per_epoch']
+        assert r['peer'] is None and r['speedup_vs_peer'] is None
         # 2000 characters: one batch of 32 x 35 per epoch
         assert r['batches_per_epoch'] == 1
         assert r['tokens_per_sec'] == pytest.approx(32 * 35 /
@@ -85,8 +90,8 @@ def hand_count_gru(V, h, B, T, fast):
 @pytest.mark.parametrize('fast', [False, True])
 def test_flops_equal_a_hand_count(fast):
     spec = ModelSpec('scratch', 'gru', 6)
-    prods = bench.products(spec, 13, 3, 5, fast)
-    assert bench.flops(prods) == hand_count_gru(13, 6, 3, 5, fast)
+    prods = work.products(spec, 13, 3, 5, fast)
+    assert work.flops(prods) == hand_count_gru(13, 6, 3, 5, fast)
 
 
 def test_flops_of_two_bidirectional_layers_by_hand():
@@ -96,7 +101,7 @@ def test_flops_of_two_bidirectional_layers_by_hand():
     layer1 = 2 * (2 * T * B * V * g * 2 + 2 * T * B * h * g * 3)
     layer2 = 2 * (2 * T * B * 2 * h * g * 3 + 2 * T * B * h * g * 3)
     output = 2 * T * B * 2 * h * V * 3
-    assert bench.flops(bench.products(spec, V, B, T)) == (
+    assert work.flops(work.products(spec, V, B, T)) == (
         layer1 + layer2 + output)
 
 
@@ -135,7 +140,7 @@ def test_forward_count_equals_the_products_the_model_makes(
     else:
         model(X, state)
     forward = sum(2 * m * k * n * times for _, m, k, n, times, _ in
-                  bench.products(spec, V, B, T, fast))
+                  work.products(spec, V, B, T, fast))
     assert sum(made) == forward
 
 
@@ -209,10 +214,54 @@ def test_sweep_plot_is_time_against_work(tmp_path, monkeypatch):
         fig, ax = plots.new_figure(*args, **kwargs)
         drawn.append(ax)
         return fig, ax
-    monkeypatch.setattr(bench, 'new_figure', new_figure)
-    png = bench.plot(str(tmp_path / 'sweep.png'), rows, sweep=True)
+    monkeypatch.setattr(bench_report, 'new_figure', new_figure)
+    png = bench_report.plot(str(tmp_path / 'sweep.png'), rows, sweep=True)
     assert open(png, 'rb').read(8) == b'\x89PNG\r\n\x1a\n'
     ax, = drawn
     assert ax.get_xscale() == 'log' and ax.get_yscale() == 'log'
     # ours and the book's line per model, and the slope-1 guide
     assert len(ax.lines) == 2 * 2 + 1
+
+
+class FixedRate(work.Limits):
+    """Limits with every product at 10 GFLOP/s and every gather 1 ms."""
+
+    def __init__(self):
+        self._best, self._gathers = {}, {}
+
+    def best(self, m, k, n):
+        return 10.0
+
+    def gather(self, rows, table_rows, width):
+        return 1e-3
+
+
+@pytest.mark.parametrize('spec, fast', [
+    (ModelSpec('scratch', 'lstm', 6), True),
+    (ModelSpec('scratch', 'gru', 6, 2, True), True),
+    (ModelSpec('gluon', 'rnn', 6, 2), False)], ids=str)
+def test_shape_limit_is_every_product_at_its_rate(spec, fast):
+    """At a fixed rate the shape limit is the FLOP count over that rate,
+    plus the gathers: the backward's products are the ones flops counts."""
+    V, B, T = 11, 3, 4
+    prods = work.products(spec, V, B, T, fast)
+    gathered = work.gathers(spec, V, B, T, fast)
+    assert len(gathered) == (spec.num_directions if fast else 0)
+    seconds = FixedRate().batch_seconds(prods, gathered)
+    assert seconds == pytest.approx(work.flops(prods) / 10e9
+                                    + 1e-3 * len(gathered))
+
+
+def test_backward_shapes_by_hand():
+    # Y (m, n) = X (m, k) W (k, n): dW = X^T dY is (k, m) by (m, n), dX =
+    # dY W^T is (m, n) by (n, k)
+    assert work.backward_shapes(2, 3, 5, True) == [(3, 2, 5), (2, 5, 3)]
+    assert work.backward_shapes(2, 3, 5, False) == [(3, 2, 5)]
+
+
+def test_measured_limits_are_sane():
+    from mxnet import cpu
+    limits = work.Limits(cpu(), square=64)
+    assert limits.square > 0 and 'FullyConnected 64x64x64' in limits.probes
+    assert limits.best(8, 16, 32) > 0
+    assert 0 < limits.gather(20, 10, 8) < 1

@@ -1,0 +1,100 @@
+"""The benchmark's table and pictures (rows as ``bench`` makes them)."""
+from .plots import new_figure, save_figure
+
+
+def label(r, sweep):
+    """'gru scratch fast cpu(0)' (+ ' 20000 chars h=512' when sweeping)."""
+    text = '%s %s%s %s' % (r['model'], r['impl'],
+                           ' fast' if r['fast'] else '', r['ctx'])
+    if sweep:
+        text += ' %s chars h=%d' % (r['corpus_chars'], r['num_hiddens'])
+    return text
+
+
+def _pair(sec, ratio):
+    return '%7.3f %6.2fx' % (sec, ratio) if ratio else '%7s %7s' % ('-', '-')
+
+
+def table(rows, sweep=False):
+    """The rows as a text table: ours, the book's routine, the peer, the
+    two limits."""
+    width = max([28] + [len(label(r, sweep)) for r in rows])
+    lines = ['%-*s %17s %9s %8s %7s %6s %6s %7s %7s %7s %8s' % (
+        width, 'model', 'sec/epoch (min-max)', 'tokens/s', 'GFLOP/ep',
+        'GFLOP/s', 'square', 'shapes', 'book s', 'book/us', 'torch s',
+        'torch/us')]
+    for r in rows:
+        lines.append(
+            '%-*s %5.3f (%.3f-%.3f) %9.0f %8.2f %7.1f %5.0f%% %5.0f%% %s %s'
+            % (width, label(r, sweep), r['sec_per_epoch'], r['sec_min'],
+               r['sec_max'], r['tokens_per_sec'], r['gflop_per_epoch'],
+               r['gflops'], 100 * r['limit_fraction'],
+               100 * r['shape_fraction'],
+               _pair(r['book_sec_per_epoch'], r['speedup_vs_book']),
+               _pair(r['peer_sec_per_epoch'], r['speedup_vs_peer'])))
+    return '\n'.join(lines)
+
+
+def plot_scaling(path, rows):
+    """A sweep's picture: seconds per epoch against the GFLOP of an epoch,
+    one line per model (ours solid, the book's routine dashed), log-log;
+    a time that follows the work runs parallel to the grey slope 1."""
+    fig, ax = new_figure((7.5, 5))
+    models = {}
+    for r in rows:
+        models.setdefault((r['model'], r['impl'], r['ctx']), []).append(r)
+    for i, ((model, impl, ctx), group) in enumerate(models.items()):
+        group = sorted(group, key=lambda r: r['gflop_per_epoch'])
+        gflop = [r['gflop_per_epoch'] for r in group]
+        ax.plot(gflop, [r['sec_per_epoch'] for r in group], 'o-',
+                color='C%d' % i, label='%s %s %s' % (model, impl, ctx))
+        if all(r['book_sec_per_epoch'] for r in group):
+            ax.plot(gflop, [r['book_sec_per_epoch'] for r in group], 'o--',
+                    color='C%d' % i, alpha=0.5)
+    lo = min(r['gflop_per_epoch'] for r in rows)
+    hi = max(r['gflop_per_epoch'] for r in rows)
+    t0 = min(r['sec_per_epoch'] for r in rows)
+    ax.plot([lo, hi], [t0, t0 * hi / lo], color='grey', lw=1, alpha=0.5,
+            label='time proportional to the work')
+    ax.set_xscale('log')
+    ax.set_yscale('log')
+    ax.set_xlabel('GFLOP per epoch (matrix products, forward and backward)')
+    ax.set_ylabel('seconds per epoch (median)')
+    ax.set_title("time per epoch against work (dashed: the book's routine)")
+    ax.legend(fontsize='small')
+    ax.grid(True, which='both', alpha=0.3)
+    return save_figure(fig, path)
+
+
+def plot(path, rows, sweep=False, title=None):
+    """A bar chart: seconds per epoch of the book's routine, ours and the
+    peer's side by side, our speedup over each written above; for a
+    sweep, :func:`plot_scaling`."""
+    if sweep:
+        return plot_scaling(path, rows)
+    fig, ax = new_figure((max(6.4, 1.1 * len(rows) + 1.5), 4.8))
+    x = range(len(rows))
+    bars = [("the book's routine", 'book_sec_per_epoch', 'C1'),
+            ('d2l_ch6', 'sec_per_epoch', 'C0'),
+            ('PyTorch', 'peer_sec_per_epoch', 'C2')]
+    bars = [b for b in bars if any(r[b[1]] for r in rows)]
+    w = 0.8 / len(bars)
+    for j, (name, key, color) in enumerate(bars):
+        ax.bar([i + (j - (len(bars) - 1) / 2) * w for i in x],
+               [r[key] or 0 for r in rows], w, label=name, color=color)
+    for i, r in zip(x, rows):
+        words = ['%.2fx' % r[k] for k in ('speedup_vs_book',
+                                          'speedup_vs_peer') if r[k]]
+        top = max(r[key] or 0 for _, key, _ in bars)
+        if words:
+            ax.annotate('\n'.join(words), (i, top), ha='center',
+                        va='bottom', fontsize='x-small')
+    ax.set_xticks(list(x))
+    ax.set_xticklabels([label(r, False).replace(' ', '\n', 2)
+                        for r in rows], fontsize='small')
+    ax.set_ylabel('seconds per epoch (median)')
+    ax.set_title(title or 'seconds per epoch, book settings (above: ours '
+                 'faster by)')
+    ax.legend(fontsize='small')
+    ax.grid(True, axis='y', alpha=0.3)
+    return save_figure(fig, path)
