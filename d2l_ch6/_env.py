@@ -12,13 +12,6 @@ there, a 2048^3 matrix product ran at 100 GFLOP/s with the default and at
 against 0.59 s. The default here is the number of physical cores the
 process may use (the hyper-threads of a core counted once).
 
-``MXNET_USE_OPERATOR_TUNING``: left on, mxnet times its elementwise
-operators when it loads and decides from that whether to spread each over
-the OpenMP threads; on the 2-core VM it decided badly: an elementwise add
-or multiply of (32, 1024) forward and backward took 90 and 134 us, with
-tuning off 33 and 50 us, and epochs of the Gluon and fast scratch LSTM
-ran 10-25% faster. The default here is off.
-
 ``MXNET_EXEC_BULK_EXEC_MAX_NODE_TRAIN_FWD`` / ``_BWD``: a hybridized
 graph runs its operators in bulks of at most this many per engine push
 (mxnet's default 15); the unrolled graphs of this chapter have thousands
@@ -47,8 +40,7 @@ def physical_cores():
     return max(1, len(cores))
 
 
-DEFAULTS = {'MXNET_USE_OPERATOR_TUNING': '0',
-            'MXNET_EXEC_BULK_EXEC_MAX_NODE_TRAIN_FWD': '100',
+DEFAULTS = {'MXNET_EXEC_BULK_EXEC_MAX_NODE_TRAIN_FWD': '100',
             'MXNET_EXEC_BULK_EXEC_MAX_NODE_TRAIN_BWD': '100'}
 
 os.environ.setdefault('OMP_NUM_THREADS', str(physical_cores()))
