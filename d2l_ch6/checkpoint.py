@@ -41,7 +41,8 @@ def save(path, model, idx_to_char, hp, history=None, **extra):
                 vocab=list(idx_to_char), hyper=asdict(hp),
                 epoch=history.epochs[-1] if history.epochs else 0,
                 history={k: getattr(history, k) for k in (
-                    'epochs', 'perplexity', 'seconds', 'valid_perplexity')},
+                    'epochs', 'perplexity', 'seconds', 'valid_perplexity',
+                    'lr')},
                 **extra)
     params = model.state_dict()
     meta['digest'] = dict(
@@ -196,5 +197,6 @@ def check_compatible(ckpt, spec, idx_to_char):
     if list(ckpt.idx_to_char) != list(idx_to_char):
         raise CheckpointError(
             '%s was trained on another vocabulary (%d characters; this '
-            'corpus has %d): use the same --corpus and --num-chars'
+            'corpus has %d): use the same --corpus, --num-chars, --lower, '
+            '--min-freq and --valid-frac'
             % (ckpt.path, len(ckpt.idx_to_char), len(idx_to_char)))

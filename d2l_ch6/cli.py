@@ -23,10 +23,10 @@ from .corpus import (CORPORA, default_prefixes, is_builtin,
                      prefixes_from_text)
 from .data import load_corpus, split_corpus
 from .device import parse_ctx
-from .errors import D2LError, Terminated, mxnet_reason
+from .errors import BadInput, D2LError, Terminated, mxnet_reason
 from .models import gluon_model
 from .plots import plot_perplexity
-from .train import BOOK, Hyper, fit, seed_all
+from .train import BOOK, OPTIMIZERS, Hyper, fit, seed_all
 
 # (number, module, the book's title)
 SECTIONS = [
@@ -117,9 +117,26 @@ def parser(module, doc, hp=None, train=True, impl=None):
         g.add_argument('--valid-frac', type=fraction, default=0.0,
                        help='hold out this last fraction of the corpus and '
                        'report its perplexity beside the training one')
+        g.add_argument('--min-freq', type=positive_int, default=None,
+                       metavar='K', help='characters seen fewer than K '
+                       'times in the training part become <unk> (default: '
+                       'the book\'s vocabulary, every character)')
+        g.add_argument('--optimizer', choices=OPTIMIZERS,
+                       default=hp.optimizer, help='the update (adam: '
+                       'beyond the book)')
+        g.add_argument('--wd', type=float, default=hp.wd,
+                       help='weight decay')
+        g.add_argument('--patience', type=positive_int, default=None,
+                       help='with --valid-frac: stop after N epochs without '
+                       'a better held-out perplexity and keep the best')
+        g.add_argument('--lr-decay', type=float, default=None,
+                       metavar='F', help='with --valid-frac: multiply the '
+                       'learning rate by F after each epoch without a better '
+                       'held-out perplexity')
         g.add_argument('--save', metavar='PATH',
                        help='write a checkpoint (parameters, vocabulary, '
-                       'hyper-parameters) after every epoch')
+                       'hyper-parameters) after every epoch (with '
+                       '--valid-frac: after every best epoch)')
         g.add_argument('--resume', metavar='PATH',
                        help='continue training from a --save checkpoint')
         g.add_argument('--plot', metavar='PATH',
@@ -157,6 +174,7 @@ class Options:
     lower: Optional[bool] = None  # None: as the book reads the corpus
     random_offset: bool = False
     valid_frac: float = 0.0
+    min_freq: Optional[int] = None  # None: the book's vocabulary
     save: Optional[str] = None
     resume: Optional[str] = None
     plot: Optional[str] = None
@@ -196,9 +214,14 @@ def hyper(args, data=None):
     """The Hyper of parsed ``args`` (--clip 0 means no clipping); the
     prefixes of :func:`prefixes`."""
     theta = args.clipping_theta  # 0: no clipping (the exercise)
-    return Hyper(args.num_hiddens, args.num_epochs, args.num_steps,
-                 args.batch_size, args.lr, theta if theta else None,
-                 args.pred_period, args.pred_len, prefixes(args, data))
+    hp = Hyper(args.num_hiddens, args.num_epochs, args.num_steps,
+               args.batch_size, args.lr, theta if theta else None,
+               args.pred_period, args.pred_len, prefixes(args, data),
+               args.optimizer, args.wd, args.patience, args.lr_decay)
+    if hp.needs_valid and not args.valid_frac:
+        raise BadInput('--patience and --lr-decay read a held-out text: '
+                       'add --valid-frac (e.g. 0.1)')
+    return hp
 
 
 def setup(args):
@@ -219,7 +242,9 @@ def start(args):
 def load(opts):
     """The book's 4-tuple of the corpus ``opts`` (or parsed args) name."""
     return load_corpus(opts.corpus, opts.num_chars, opts.data_dir,
-                       getattr(opts, 'lower', None))
+                       getattr(opts, 'lower', None),
+                       getattr(opts, 'min_freq', None),
+                       getattr(opts, 'valid_frac', 0.0))
 
 
 def run_path(path, name):
@@ -258,12 +283,15 @@ def train(opts, model, data, hp, ctx, name=None, is_random_iter=False,
     saved = []  # the epochs whose checkpoint is on disk
 
     def on_epoch_end(epoch, h):
+        if valid is not None and h.best_epoch != epoch:
+            return  # with a held-out text, the best epoch is kept
         checkpoint.save(save_path, model, idx_to_char, hp, h,
                         random_state=random.getstate(),
                         corpus=opts.corpus, num_chars=opts.num_chars,
                         lower=opts.lower, valid_frac=opts.valid_frac,
                         is_random_iter=is_random_iter,
-                        random_offset=opts.random_offset)
+                        random_offset=opts.random_offset,
+                        min_freq=opts.min_freq)
         saved.append(epoch)
 
     try:
@@ -278,9 +306,10 @@ def train(opts, model, data, hp, ctx, name=None, is_random_iter=False,
         how = 'stopped by %s' % e.name if isinstance(e, Terminated) \
             else 'interrupted'
         if save_path and (saved or resume) and os.path.exists(save_path):
-            print('%s: the checkpoint of the last complete epoch (%d) is in '
+            print('%s: the checkpoint of the %s epoch (%d) is in '
                   '%s; continue with --resume %s'
-                  % (how, saved[-1] if saved else start, save_path,
+                  % (how, 'last complete' if valid is None else 'best',
+                     saved[-1] if saved else start, save_path,
                      opts.save), file=sys.stderr)
         elif save_path:
             print('%s before the first epoch ended: no checkpoint was '

@@ -4,6 +4,7 @@ text itself comes from :mod:`d2l_ch6.corpus`.
 
 Defined in section 6.3 (语言模型数据集（周杰伦专辑歌词）).
 """
+import collections
 import random
 
 import numpy as np
@@ -13,27 +14,54 @@ from .corpus import read_corpus
 from .errors import BadInput
 
 
-def build_vocab(corpus_chars):
+UNK = '<unk>'  # the token of the characters a --min-freq vocabulary drops
+
+
+def build_vocab(corpus_chars, min_freq=None, counted=None):
     """(corpus_indices, char_to_idx, idx_to_char, vocab_size) of a text.
 
     The book builds ``list(set(chars))``, whose order changes from one Python
     process to the next (hash randomisation); sorting makes the vocabulary,
     and so any saved model, the same in every process.
+
+    ``min_freq=K`` (beyond the book): the characters seen fewer than K
+    times in ``counted`` (the training part; default the whole text) share
+    one token, ``<unk>``, index 0, before the sorted others; every other
+    character of the text, held-out ones included, maps to it too. So a
+    held-out text is scored over all its characters, and the model learns
+    what a rare character looks like instead of memorising each one.
     """
     if len(corpus_chars) < 2:
         raise BadInput('the corpus has %d character(s); a language model '
                        'needs at least 2' % len(corpus_chars))
-    idx_to_char = sorted(set(corpus_chars))
-    char_to_idx = {char: i for i, char in enumerate(idx_to_char)}
-    corpus_indices = [char_to_idx[char] for char in corpus_chars]
+    if min_freq is None:
+        idx_to_char = sorted(set(corpus_chars))
+        char_to_idx = {char: i for i, char in enumerate(idx_to_char)}
+        corpus_indices = [char_to_idx[char] for char in corpus_chars]
+    else:
+        if min_freq < 1:
+            raise BadInput('--min-freq must be at least 1, got %r'
+                           % min_freq)
+        counts = collections.Counter(corpus_chars if counted is None
+                                     else counted)
+        idx_to_char = [UNK] + sorted(c for c, n in counts.items()
+                                     if n >= min_freq)
+        char_to_idx = {char: i for i, char in enumerate(idx_to_char)}
+        corpus_indices = [char_to_idx.get(char, 0) for char in corpus_chars]
     return corpus_indices, char_to_idx, idx_to_char, len(idx_to_char)
 
 
-def load_corpus(name='jaychou', num_chars=10000, data_dir=None, lower=None):
+def load_corpus(name='jaychou', num_chars=10000, data_dir=None, lower=None,
+                min_freq=None, valid_frac=0.0):
     """The book's 4-tuple for corpus ``name`` (a built-in name or the path
     of a text file); ``num_chars=None`` keeps the whole corpus, ``lower``
-    lower-cases it (None: as the corpus is read by the book)."""
-    return build_vocab(read_corpus(name, data_dir, num_chars, lower))
+    lower-cases it (None: as the corpus is read by the book);
+    ``min_freq`` builds the vocabulary with an ``<unk>`` token from the
+    training part, the text without its last ``valid_frac`` (see
+    :func:`build_vocab` and :func:`split_corpus`)."""
+    text = read_corpus(name, data_dir, num_chars, lower)
+    counted = None if min_freq is None else split_corpus(text, valid_frac)[0]
+    return build_vocab(text, min_freq, counted)
 
 
 def load_data_jay_lyrics(num_chars=10000, data_dir=None):

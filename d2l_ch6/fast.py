@@ -25,7 +25,7 @@ Its parameters are the fused matrices; ``state_dict`` and
 ``load_state_dict`` speak the sections' layout, so a checkpoint of either
 loads into the other.
 """
-from mxnet import gluon, nd
+from mxnet import autograd, gluon, nd
 
 from .errors import BadInput
 from .models import GATES
@@ -41,18 +41,24 @@ def _tags(spec):
 
 
 def _shapes(spec, vocab_size):
-    """{name: shape} of the fused parameters. Per layer and direction:
-    ``W_x`` (the gather table (vocab, g*h) of layer 0, else the input
+    """{name: shape} of the fused parameters: the ``embed`` table (vocab,
+    e) if the model has an embedding; per layer and direction ``W_x`` (the
+    gather table (vocab, g*h) of a one-hot first layer, else the input
     product's (g*h, in)), ``W_h`` (g*h, h) and ``b`` (g*h,) of the gates
     read from H (a GRU's candidate has its own ``W_hc``, ``b_c``: it reads
     R * H); then the output layer ``W_hq`` (vocab, D*h), ``b_q``."""
     h, g, D = spec.num_hiddens, len(GATES[spec.cell]), spec.num_directions
     g_h = g - 1 if spec.cell == 'gru' else g  # gates whose product reads H
     shapes = {}
+    if spec.embed_size:
+        shapes['embed'] = (vocab_size, spec.embed_size)
     for l, d in _tags(spec):
         tag = '%s%d_' % (d, l)
-        shapes[tag + 'W_x'] = (vocab_size, g * h) if l == 0 \
-            else (g * h, D * h)
+        if l == 0:
+            shapes[tag + 'W_x'] = (g * h, spec.embed_size) \
+                if spec.embed_size else (vocab_size, g * h)
+        else:
+            shapes[tag + 'W_x'] = (g * h, D * h)
         shapes[tag + 'W_h'] = (g_h * h, h)
         shapes[tag + 'b'] = (g_h * h,)
         if spec.cell == 'gru':
@@ -63,16 +69,29 @@ def _shapes(spec, vocab_size):
     return shapes
 
 
+def dropout(F, x, p):
+    """Inverted dropout: each unit kept with probability 1 - p and scaled
+    by 1 / (1 - p), so that evaluation, without dropout, sees the same
+    expected values (the graph of evaluation has no such step)."""
+    keep = F.random.uniform_like(x) >= p  # 1 with probability 1 - p
+    return x * keep / (1 - p)
+
+
 class Unrolled(gluon.HybridBlock):
     """The network of ``spec`` unrolled over ``num_steps`` steps: inputs
     X (batch, num_steps) and the flat state, outputs (num_steps * batch,
     vocab) (time-major rows, as the sections' models) and the new state.
+    ``training`` puts the dropout of ``spec`` in (after the embedding,
+    between the layers and before the output layer): the graph of
+    training is not the graph of evaluation.
     """
 
-    def __init__(self, spec, vocab_size, num_steps, params=None):
+    def __init__(self, spec, vocab_size, num_steps, params=None,
+                 training=False):
         super().__init__(prefix=_PREFIX, params=params)
         self.spec, self.vocab_size, self.num_steps = (
             spec, vocab_size, num_steps)
+        self.drop = spec.dropout if training else 0.0
         with self.name_scope():
             for name, shape in _shapes(spec, vocab_size).items():
                 # registered as attributes: hybrid_forward receives them
@@ -83,7 +102,8 @@ class Unrolled(gluon.HybridBlock):
         T, gh = self.num_steps, len(GATES[self.spec.cell]) \
             * self.spec.num_hiddens
         W_x = P[tag + 'W_x']
-        if layer == 0:  # X W_x with one-hot X is the rows of W_x at X
+        if layer == 0 and not self.spec.embed_size:
+            # X W_x with one-hot X is the rows of W_x at X
             XW = F.Embedding(F.transpose(X), W_x, input_dim=self.vocab_size,
                              output_dim=gh)  # (T, batch, g*h)
         else:  # below: (T * batch, in), time-major
@@ -146,10 +166,17 @@ class Unrolled(gluon.HybridBlock):
             Hs[t] = H
         return Hs, ([H] if C is None else [H, C])
 
+    def _drop(self, F, x):
+        return dropout(F, x, self.drop) if self.drop else x
+
     def hybrid_forward(self, F, X, *state, **P):
         spec = self.spec
         per_cell = 2 if spec.cell == 'lstm' else 1
         new_state, below, k = [], None, 0
+        if spec.embed_size:  # the rows of the table: (T * batch, e)
+            below = self._drop(F, F.reshape(F.Embedding(
+                F.transpose(X), P['embed'], input_dim=self.vocab_size,
+                output_dim=spec.embed_size), (-3, -1)))
         for l in range(spec.num_layers):
             directions = []
             for d in 'lr'[:spec.num_directions]:
@@ -164,7 +191,9 @@ class Unrolled(gluon.HybridBlock):
                 Hs = [F.concat(a, b, dim=1) for a, b in zip(*directions)]
             else:
                 Hs = directions[0]
-            below = F.concat(*Hs, dim=0)  # (T * batch, D*h), time-major
+            # (T * batch, D*h), time-major; dropout between the layers and
+            # before the output layer
+            below = self._drop(F, F.concat(*Hs, dim=0))
         out = F.FullyConnected(below, P['W_hq'], P['b_q'],
                                num_hidden=self.vocab_size)
         return tuple([out] + new_state)
@@ -188,13 +217,21 @@ class FastModel:
         self.params.initialize(ctx=ctx)
         if scratch is not None:
             self.load_state_dict(scratch.state_dict())
+        else:  # the book's start: weights from N(0, 0.01^2), zero biases
+            for name, shape in _shapes(spec, vocab_size).items():
+                self.params[_PREFIX + name].set_data(
+                    nd.random.normal(scale=0.01, shape=shape, ctx=ctx)
+                    if len(shape) == 2 else nd.zeros(shape, ctx=ctx))
 
     def _block(self, batch_size, num_steps):
-        """The hybridized network for inputs (batch_size, num_steps)."""
-        key = (batch_size, num_steps)
+        """The hybridized network for inputs (batch_size, num_steps), in
+        training (dropout on) or evaluation."""
+        training = bool(self.spec.dropout) and autograd.is_training()
+        key = (batch_size, num_steps, training)
         if key not in self._blocks:
             block = Unrolled(self.spec, self.vocab_size, num_steps,
-                             params=self.params if self._blocks else None)
+                             params=self.params if self._blocks else None,
+                             training=training)
             block.hybridize(static_alloc=True, static_shape=True)
             self._blocks[key] = block
         return self._blocks[key]
@@ -250,15 +287,19 @@ class FastModel:
 
 def num_scratch_params(spec):
     """How many arrays the sections' layout of ``spec`` has."""
-    return 3 * len(GATES[spec.cell]) * len(_tags(spec)) + 2
+    return 3 * len(GATES[spec.cell]) * len(_tags(spec)) + 2 \
+        + bool(spec.embed_size)
 
 
 def fuse(spec, params):
-    """The sections' flat parameter list -> {fused name: array}. Per layer
-    and direction each gate brings W_x (in, h), W_h (h, h), b (h,) in the
+    """The sections' flat parameter list -> {fused name: array}. First the
+    embedding table (vocab, e) if there is one; then per layer and
+    direction each gate brings W_x (in, h), W_h (h, h), b (h,) in the
     book's order; the output layer W_hq (D*h, vocab), b_q comes last."""
     g, h = len(GATES[spec.cell]), spec.num_hiddens
     fused, k = {}, 0
+    if spec.embed_size:
+        fused['embed'], k = params[0].copy(), 1
     for l, d in _tags(spec):
         tag = '%s%d_' % (d, l)
         gates = [params[k + 3 * j:k + 3 * j + 3] for j in range(g)]
@@ -266,7 +307,8 @@ def fuse(spec, params):
         W_x = nd.concat(*[W for W, _, _ in gates], dim=1)  # (in, g*h)
         W_h = nd.concat(*[W for _, W, _ in gates], dim=1)  # (h, g*h)
         b = nd.concat(*[b for _, _, b in gates], dim=0)
-        fused[tag + 'W_x'] = W_x if l == 0 else W_x.T
+        gathered = l == 0 and not spec.embed_size  # a table, not a product
+        fused[tag + 'W_x'] = W_x if gathered else W_x.T
         if spec.cell == 'gru':  # Z, R read H; the candidate reads R * H
             fused[tag + 'W_h'] = W_h[:, :2 * h].T
             fused[tag + 'b'] = b[:2 * h]
@@ -284,10 +326,11 @@ def fuse(spec, params):
 def unfuse(spec, fused):
     """The inverse of :func:`fuse`: the sections' flat parameter list."""
     g, h = len(GATES[spec.cell]), spec.num_hiddens
-    params = []
+    params = [fused['embed']] if spec.embed_size else []
     for l, d in _tags(spec):
         tag = '%s%d_' % (d, l)
-        W_x = fused[tag + 'W_x'] if l == 0 else fused[tag + 'W_x'].T
+        W_x = fused[tag + 'W_x'] if l == 0 and not spec.embed_size \
+            else fused[tag + 'W_x'].T
         if spec.cell == 'gru':
             W_h = nd.concat(fused[tag + 'W_h'].T, fused[tag + 'W_hc'].T,
                             dim=1)

@@ -1,100 +1,439 @@
-"""Held-out perplexity of every model of the chapter on the same text.
+"""Held-out perplexity: do the chapter's networks generalize, and what
+makes them?
 
-The book reports training perplexity only, which a model that memorises
-10,000 characters drives toward 1. Here the last ``--valid-frac`` of the
-corpus is held out: 6.1's add-k n-gram models and the scratch and Gluon
-RNN, GRU and LSTM are all trained on the rest with the book's settings and
-scored on the same held-out characters (tokens 1..n-1 of the held-out text,
-each read with the characters before it). ``python -m d2l_ch6 heldout``
-prints a Markdown table (the README's comparison).
+The book reports training perplexity only, which a network that memorises
+its text drives toward 1. Here the last ``--valid-frac`` of each corpus is
+held out, and everything is trained on the rest and scored on the same
+held-out characters (tokens 1..n-1 of the held-out text):
+
+* n-gram models: 6.1's add-k (orders 1-4; k picked on the held-out text
+  itself, an optimistic baseline) and interpolated Kneser-Ney (orders 1-5;
+  the discount chosen on the training part);
+* the RNN, GRU and LSTM, scratch (the fast form) and Gluon, under two
+  recipes. ``book``: each section's model and hyper-parameters, for the
+  book's number of updates (its epochs on 10,000 characters). ``regularized``
+  (beyond the book): an embedding, two layers, dropout, Adam, clipping at
+  norm 1, the learning rate cut on a plateau and early stopping, all read
+  on a validation split carved from the training part (the last
+  ``--valid-frac`` of it); the held-out text is never looked at to choose
+  anything.
+
+The vocabulary has an ``<unk>`` token for the characters seen fewer than
+``--min-freq`` times in the training part, so every held-out character is
+scored. ``--tune`` runs the small search that chose the recipe (on the
+validation split only); ``--ablations`` trains the best network without
+each tool.
 """
+import json
 import sys
 import time
-from dataclasses import replace
+from dataclasses import asdict, dataclass, replace
+from typing import Optional
 
 from . import cli, lang_model
-from .data import split_corpus
+from ._io import atomic_path, check_writable
+from .corpus import default_prefixes, is_builtin
+from .data import load_corpus, num_batches, split_corpus
 from .models import ModelSpec
-from .train import BOOK, BOOK_GATED, fit, seed_all
+from .plots import new_figure, save_figure
+from .train import BOOK, BOOK_GATED, Hyper, evaluate_perplexity, fit, \
+    seed_all
 from .zoo import build_model
 
-# (label, spec, the book's schedule for that section)
-MODELS = [
-    ('RNN, scratch (6.4, tanh)', ModelSpec('scratch', 'rnn'), BOOK),
-    ('RNN, Gluon (6.5, relu)', ModelSpec('gluon', 'rnn', activation='relu'),
-     BOOK),
-    ('GRU, scratch (6.7)', ModelSpec('scratch', 'gru'), BOOK_GATED),
-    ('GRU, Gluon (6.7)', ModelSpec('gluon', 'gru'), BOOK_GATED),
-    ('LSTM, scratch (6.8)', ModelSpec('scratch', 'lstm'), BOOK_GATED),
-    ('LSTM, Gluon (6.8)', ModelSpec('gluon', 'lstm'), BOOK_GATED),
-]
+CELLS = [('rnn', 'RNN', BOOK), ('gru', 'GRU', BOOK_GATED),
+         ('lstm', 'LSTM', BOOK_GATED)]  # with the book's schedule of each
+NETWORKS = ['%s-%s' % (cell, impl) for cell, _, _ in CELLS
+            for impl in ('scratch', 'gluon')]
 
 
-def ngram_rows(corpus_indices, vocab_size, valid_frac, max_n=4,
-               ks=lang_model.SMOOTHING_KS):
-    """[(label, perplexity)] of add-k n-gram models (k picked on the held-out
-    text itself: an optimistic baseline)."""
-    train, valid = split_corpus(corpus_indices, valid_frac)
+@dataclass(frozen=True)
+class Recipe:
+    """The regularized recipe: the model beyond the book's (an embedding,
+    layers, dropout) and how it is trained."""
+    num_layers: int = 2
+    embed_size: int = 64
+    num_hiddens: int = 256
+    dropout: float = 0.3
+    lr: float = 2e-3  # Adam
+    wd: float = 0.0
+    clipping_theta: float = 1.0
+    num_epochs: int = 40  # at most: early stopping ends it
+    patience: Optional[int] = 3
+    lr_decay: Optional[float] = 0.5
+    batch_size: int = 32
+    num_steps: int = 35
+
+    def spec(self, cell, impl):
+        return ModelSpec(impl, cell, self.num_hiddens, self.num_layers,
+                         dropout=self.dropout, embed_size=self.embed_size)
+
+    def hyper(self, prefixes):
+        return Hyper(self.num_hiddens, self.num_epochs, self.num_steps,
+                     self.batch_size, self.lr, self.clipping_theta,
+                     pred_period=self.num_epochs, prefixes=prefixes,
+                     optimizer='adam', wd=self.wd, patience=self.patience,
+                     lr_decay=self.lr_decay)
+
+
+# chosen per corpus by `heldout --tune` on the validation split (the
+# search and its numbers: docs/heldout-tune.json); a file of your own
+# gets the default
+RECIPES = {'jaychou': Recipe(), 'timemachine': Recipe()}
+
+# each tool taken away from the recipe in turn (--ablations)
+ABLATIONS = {
+    'no dropout': dict(dropout=0.0),
+    'no early stopping': dict(patience=None, lr_decay=None),
+}
+
+
+def ngram_rows(train, heldout, vocab_size, ks=lang_model.SMOOTHING_KS,
+               max_add_k=4, max_kn=5):
+    """Rows of the add-k n-gram models (k picked on ``heldout`` itself:
+    optimistic) and the interpolated Kneser-Ney ones (the discount chosen
+    on ``train`` only)."""
     rows = []
-    for n in range(1, max_n + 1):
-        ppl = {k: lang_model.heldout_perplexity(train, valid, n, k,
+    for n in range(1, max_add_k + 1):
+        start = time.time()
+        ppl = {k: lang_model.heldout_perplexity(train, heldout, n, k,
                                                 vocab_size) for k in ks}
         k = min(ppl, key=ppl.get)
-        rows.append(('%d-gram, add-k (k=%g) (6.1)' % (n, k), ppl[k]))
+        model = lang_model.NGramModel(train, n, k, vocab_size)
+        rows.append(dict(
+            model='%d-gram, add-k (k=%g, picked on the held-out text)'
+            % (n, k), kind='ngram', recipe='add-k', order=n, k=k,
+            train_perplexity=model.perplexity(list(train)),
+            heldout_perplexity=ppl[k], seconds=time.time() - start))
+    for n in range(1, max_kn + 1):
+        start = time.time()
+        d = lang_model.kneser_ney_discount(train, n, vocab_size)
+        model = lang_model.KneserNeyModel(train, n, d, vocab_size)
+        rows.append(dict(
+            model='%d-gram, Kneser-Ney (D=%g)' % (n, d), kind='ngram',
+            recipe='kneser-ney', order=n, discount=d,
+            train_perplexity=model.perplexity(list(train)),
+            heldout_perplexity=lang_model._score_heldout(model, train,
+                                                         heldout),
+            seconds=time.time() - start))
+    return rows
+
+
+def book_schedule(hp, train_len, valid_frac):
+    """``hp`` with as many epochs as give the book's number of updates:
+    its epochs times its batches per epoch of 10,000 characters (less
+    the held-out part); on 10,000 characters, the book's epochs."""
+    book = num_batches(int(round(10000 * (1 - valid_frac))), hp.batch_size,
+                       hp.num_steps, False)
+    ours = num_batches(train_len, hp.batch_size, hp.num_steps, False)
+    epochs = max(1, int(round(hp.num_epochs * book / max(ours, 1))))
+    return replace(hp, num_epochs=epochs, pred_period=epochs)
+
+
+def train_network(label, spec, hp, data, train, valid, heldout, ctx, args,
+                  random_offset=False):
+    """Train one network on ``train`` (early stopping and lr cuts read
+    ``valid``, which may be ``heldout`` itself when nothing is chosen on
+    it); return its row, the held-out perplexity after every epoch in
+    ``curve``."""
+    _, char_to_idx, idx_to_char, vocab_size = data
+    seed_all(args.seed)
+    model = build_model(spec, vocab_size, ctx, fast=True)
+    if hasattr(model, 'prepare'):
+        model.prepare()
+    curve = []
+
+    def on_epoch_end(epoch, h):  # recorded for the plot, never read
+        curve.append(h.valid_perplexity[-1] if valid is heldout else
+                     evaluate_perplexity(model, heldout, hp.num_steps, ctx))
+
+    start = time.time()
+    h = fit(model, train, idx_to_char, char_to_idx, hp, ctx=ctx,
+            valid_indices=valid, on_epoch_end=on_epoch_end,
+            log=lambda *a: None, report_last=False,
+            random_offset=random_offset,
+            progress=not args.quiet and sys.stderr.isatty())
+    wall = time.time() - start
+    stopped = hp.patience is not None
+    best = h.best_epoch if stopped else h.epochs[-1]
+    final = evaluate_perplexity(model, heldout, hp.num_steps, ctx)
+    return dict(model=label, kind='network', cell=spec.cell, impl=spec.impl,
+                spec=asdict(spec), hyper=_plain(asdict(hp)),
+                train_perplexity=h.perplexity[h.epochs.index(best)],
+                heldout_perplexity=final, best_epoch=best,
+                # training alone; wall: with every evaluation
+                epochs=len(h.epochs), seconds=sum(h.seconds),
+                wall_seconds=wall,
+                train_curve=h.perplexity, heldout_curve=curve,
+                valid_curve=None if valid is heldout else h.valid_perplexity)
+
+
+def _plain(d):
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in d.items()}
+
+
+def networks(names, recipe_name, recipe, data, train, heldout, ctx, args,
+             label_suffix='', vocab_note=None):
+    """Rows of the networks ``names`` under ``recipe_name``."""
+    fit_part, valid = split_corpus(train, args.valid_frac)
+    prefixes = _prefixes(args)
+    rows = []
+    for cell, Cell, book_hp in CELLS:
+        for impl in ('scratch', 'gluon'):
+            if '%s-%s' % (cell, impl) not in names:
+                continue
+            label = '%s, %s%s' % (Cell, 'Gluon' if impl == 'gluon' else
+                                  'scratch', label_suffix)
+            if recipe_name == 'book':
+                spec = ModelSpec(impl, cell, activation='relu'
+                                 if impl == 'gluon' else 'tanh')
+                hp = book_schedule(replace(cli.book_hyper(book_hp),
+                                           prefixes=prefixes),
+                                   len(train), args.valid_frac)
+                row = train_network(label, spec, hp, data, train, heldout,
+                                    heldout, ctx, args)
+                v = row['heldout_curve']  # looked at, so only reported
+                row['best_heldout'] = min(v)
+                row['best_heldout_epoch'] = v.index(min(v)) + 1
+            else:
+                hp = _capped(recipe.hyper(prefixes), args, 3)
+                row = train_network(label, recipe.spec(cell, impl), hp, data,
+                                    fit_part, valid, heldout, ctx, args,
+                                    random_offset=True)
+            row.update(recipe=recipe_name, vocab_size=data[3])
+            if vocab_note:
+                row['vocab'] = vocab_note
+            print('  %s: train %.2f, held-out %.2f (epoch %d of %d), %.0f s'
+                  % (label, row['train_perplexity'],
+                     row['heldout_perplexity'], row['best_epoch'],
+                     row['epochs'], row['seconds']))
+            rows.append(row)
+    return rows
+
+
+def _capped(hp, args, quick_epochs):
+    """The recipe's ``hp`` with at most ``--epochs`` epochs (a shorter
+    schedule; early stopping may end it sooner)."""
+    n = quick_epochs if cli.quick() else min(hp.num_epochs,
+                                             args.epochs or hp.num_epochs)
+    return replace(hp, num_epochs=n, pred_period=n)
+
+
+def _prefixes(args):
+    return default_prefixes(args.corpus_name if is_builtin(args.corpus_name)
+                            else 'jaychou')
+
+
+def load(name, args, min_freq):
+    """The corpus ``name`` with the vocabulary of ``min_freq``, and its
+    (train, held-out) split."""
+    data = load_corpus(name, args.num_chars, args.data_dir, args.lower,
+                       min_freq, args.valid_frac)
+    train, heldout = split_corpus(data[0], args.valid_frac)
+    return data, train, heldout
+
+
+def corpus_rows(name, args, ctx):
+    """Every row of the table of corpus ``name``."""
+    args.corpus_name = name
+    data, train, heldout = load(name, args, args.min_freq)
+    unk = data[0].count(0) if args.min_freq else 0
+    print('%s: training on %d characters, held out: the last %d; %d '
+          'characters in the vocabulary%s (%s)' % (
+              name, len(train), len(heldout), data[3],
+              ', %d of the text are <unk>' % unk if args.min_freq else '',
+              ctx))
+    rows = ngram_rows(train, heldout, data[3]) if not args.no_ngrams else []
+    recipe = RECIPES.get(name, Recipe())
+    for r in args.recipe:
+        rows += networks(args.models, r, recipe, data, train, heldout, ctx,
+                         args)
+    if args.ablations:
+        best = 'lstm-gluon'
+        for what, change in ABLATIONS.items():
+            rows += networks([best], 'regularized, %s' % what,
+                             replace(recipe, **change), data, train,
+                             heldout, ctx, args)
+        # the book's vocabulary: every character its own token
+        data_b, train_b, heldout_b = load(name, args, None)
+        rows += networks([best], 'regularized, no <unk>', recipe, data_b,
+                         train_b, heldout_b, ctx, args,
+                         vocab_note='every character')
+    for row in rows:
+        row['corpus'] = name
+        row.setdefault('best_epoch', None)
+    return rows
+
+
+def table(rows):
+    """The Markdown table of one corpus' rows."""
+    lines = ['| model | recipe | training perplexity | held-out perplexity '
+             '| epoch kept (of) | training time |',
+             '|---|---|---|---|---|---|']
+    for r in rows:
+        epoch = '—' if r['best_epoch'] is None else '%d (%d)' % (
+            r['best_epoch'], r['epochs'])
+        held = '%.2f' % r['heldout_perplexity']
+        if 'best_heldout' in r:
+            held += ' (%.2f at epoch %d)' % (r['best_heldout'],
+                                              r['best_heldout_epoch'])
+        lines.append('| %s | %s | %.2f | %s | %s | %.0f s |' % (
+            r['model'], r['recipe'], r['train_perplexity'], held, epoch,
+            r['seconds']))
+    return '\n'.join(lines)
+
+
+def plot(path, rows):
+    """Training (dashed) and held-out (solid) perplexity per epoch of each
+    network: one panel per corpus and recipe."""
+    panels = sorted({(r['corpus'], r['recipe']) for r in rows
+                     if r['kind'] == 'network'})
+    if not panels:
+        return None
+    fig, _ = new_figure(figsize=(6.4 * min(len(panels), 2),
+                                 4.2 * ((len(panels) + 1) // 2)))
+    fig.clf()
+    for i, (corpus, recipe) in enumerate(panels):
+        ax = fig.add_subplot((len(panels) + 1) // 2, min(len(panels), 2),
+                             i + 1)
+        nets = [r for r in rows if (r['corpus'], r['recipe'])
+                == (corpus, recipe) and r['kind'] == 'network']
+        for j, r in enumerate(nets):
+            epochs = range(1, len(r['train_curve']) + 1)
+            ax.semilogy(epochs, r['heldout_curve'], '-', color='C%d' % j,
+                        label=r['model'])
+            ax.semilogy(epochs, r['train_curve'], '--', color='C%d' % j)
+        best = min((r['heldout_perplexity'] for r in rows if r['corpus']
+                    == corpus and r['kind'] == 'ngram'), default=None)
+        if best is not None:
+            ax.axhline(best, color='k', lw=0.8, ls=':',
+                       label='best n-gram (held-out)')
+        ax.set_title('%s, %s recipe' % (corpus, recipe), fontsize='medium')
+        ax.set_xlabel('epoch')
+        ax.set_ylabel('perplexity (solid: held-out, dashed: training)',
+                      fontsize='small')
+        ax.grid(True, which='both', alpha=0.3)
+        ax.legend(fontsize='x-small')
+    return save_figure(fig, path)
+
+
+def write_json(path, rows):
+    with atomic_path(path) as tmp:
+        with open(tmp, 'w', encoding='utf-8') as f:
+            json.dump(rows, f, ensure_ascii=False, indent=1)
+    return path
+
+
+# one change at a time from the default recipe (512 hiddens, 3x the time
+# on a 2-core CPU, was left out)
+CHANGES = [{}, dict(dropout=0.1), dict(dropout=0.5), dict(num_layers=1),
+           dict(lr=5e-3)]
+
+
+def tune(names, args, ctx):
+    """The search that chose the regularized recipe, on each corpus'
+    validation split only (the last ``--valid-frac`` of the training part):
+    the default :class:`Recipe` and one change at a time (:data:`CHANGES`),
+    each trained as the recipe trains (Gluon LSTM, early stopping on the
+    validation split); the held-out text is not read. Prints, per corpus
+    of ``names``, the validation perplexity of each and the best; returns
+    the rows."""
+    rows = []
+    for name in names:
+        args.corpus_name = name
+        data, train, _ = load(name, args, args.min_freq)
+        fit_part, valid = split_corpus(train, args.valid_frac)
+        _, char_to_idx, idx_to_char, vocab_size = data
+        print('%s: tuning on %d characters, validation: the next %d'
+              % (name, len(fit_part), len(valid)))
+        base = Recipe()
+        found = []
+        for change in CHANGES:
+            recipe = replace(base, **change)
+            hp = _capped(recipe.hyper(_prefixes(args)), args, 2)
+            seed_all(args.seed)
+            model = build_model(recipe.spec('lstm', 'gluon'), vocab_size,
+                                ctx)
+            model.prepare()
+            start = time.time()
+            h = fit(model, fit_part, idx_to_char, char_to_idx, hp, ctx=ctx,
+                    valid_indices=valid, log=lambda *a: None,
+                    report_last=False, random_offset=True,
+                    progress=not args.quiet and sys.stderr.isatty())
+            row = dict(corpus=name, change=change or 'default',
+                       recipe=asdict(recipe),
+                       valid_perplexity=min(h.valid_perplexity),
+                       best_epoch=h.best_epoch, epochs=len(h.epochs),
+                       seconds=time.time() - start)
+            print('  %-28s validation %.3f (epoch %d of %d), %.0f s' % (
+                change or 'the default recipe', row['valid_perplexity'],
+                row['best_epoch'], row['epochs'], row['seconds']))
+            found.append(row)
+        best = min(found, key=lambda r: r['valid_perplexity'])
+        print('  best: %s' % (best['change'],))
+        rows += found
+    if args.json:
+        print('rows written to %s' % write_json(args.json, rows))
     return rows
 
 
 def main(argv=None):
     p = cli.parser('heldout', __doc__, train=False)
-    p.add_argument('--valid-frac', type=float, default=0.1,
-                   help='the last fraction of the corpus held out')
-    p.add_argument('--models', nargs='+', type=int, default=None,
-                   choices=range(len(MODELS)), metavar='I',
-                   help='indices into the model list (default: all): %s'
-                   % ', '.join('%d %s' % (i, m[0])
-                               for i, m in enumerate(MODELS)))
+    p.set_defaults(corpus='jaychou,timemachine', num_chars=None)
+    p.add_argument('--recipe', nargs='+', choices=['book', 'regularized'],
+                   default=['book', 'regularized'],
+                   help='the networks\' recipe(s)')
+    p.add_argument('--models', type=_names, default=NETWORKS,
+                   help='comma-separated, of: %s' % ','.join(NETWORKS))
+    p.add_argument('--valid-frac', type=cli.fraction, default=0.1,
+                   help='the last fraction of the corpus held out (and of '
+                   'the training part, for validation)')
+    p.add_argument('--min-freq', type=cli.positive_int, default=2,
+                   metavar='K', help='characters seen fewer than K times in '
+                   'the training part are <unk>')
+    p.add_argument('--epochs', type=cli.positive_int, metavar='N',
+                   help='cap the regularized recipe at N epochs (its own '
+                   'cap: %d; early stopping ends most runs sooner)'
+                   % Recipe().num_epochs)
+    p.add_argument('--ablations', action='store_true',
+                   help='the Gluon LSTM without each tool of the recipe')
+    p.add_argument('--no-ngrams', action='store_true',
+                   help='networks only')
+    p.add_argument('--tune', action='store_true',
+                   help='the search that chose the recipe, on the '
+                   'validation split only')
+    p.add_argument('--json', metavar='PATH', help='write the rows here')
+    p.add_argument('--plot', metavar='PATH', help='per-epoch curves (PNG)')
     p.add_argument('--quiet', action='store_true', help='no progress bar')
     args = p.parse_args(argv)
+    for flag, path in (('--json', args.json), ('--plot', args.plot)):
+        if path:
+            check_writable(path, flag)
     ctx = cli.setup(args)
-    data = cli.load(args)
-    corpus_indices, char_to_idx, idx_to_char, vocab_size = data
-    prefixes = cli.prefixes(args, data)
-    train, valid = split_corpus(corpus_indices, args.valid_frac)
-    print('training on %d characters, held out: the last %d (%s)'
-          % (len(train), len(valid), ctx))
-    rows = [(label, None, ppl, None, None) for label, ppl in
-            ngram_rows(corpus_indices, vocab_size, args.valid_frac)]
-    chosen = [MODELS[i] for i in args.models] if args.models else MODELS
-    for label, spec, hp in chosen:
-        # D2L_CH6_QUICK: a handful of epochs
-        hp = replace(cli.book_hyper(hp), prefixes=prefixes)
-        print('%s: %d epochs' % (label, hp.num_epochs))
-        # the scratch models on the fast path: the same numbers, sooner
-        model = build_model(spec, vocab_size, ctx, fast=True)
-        if hasattr(model, 'prepare'):
-            model.prepare()
-        seed_all(args.seed)
-        start = time.time()
-        h = fit(model, train, idx_to_char, char_to_idx, hp, ctx=ctx,
-                valid_indices=valid, log=lambda *a: None, report_last=False,
-                progress=not args.quiet and sys.stderr.isatty())
-        best = min(range(len(h.epochs)), key=h.valid_perplexity.__getitem__)
-        rows.append((label, h.perplexity[-1], h.valid_perplexity[-1],
-                     (h.valid_perplexity[best], h.epochs[best]),
-                     time.time() - start))
-        print('  train %.2f, held-out %.1f (best %.1f at epoch %d)'
-              % (h.perplexity[-1], h.valid_perplexity[-1],
-                 h.valid_perplexity[best], h.epochs[best]))
-    print()
-    print('| model | training perplexity | held-out perplexity, last epoch '
-          '| best held-out (epoch) | time |')
-    print('|---|---|---|---|---|')
-    for label, train_ppl, last, best, seconds in rows:
-        print('| %s | %s | %.1f | %s | %s |' % (
-            label, '—' if train_ppl is None else '%.2f' % train_ppl, last,
-            '—' if best is None else '%.1f (%d)' % best,
-            '—' if seconds is None else '%.0f s' % seconds))
+    names = [c.strip() for c in args.corpus.split(',') if c.strip()]
+    if args.tune:
+        return tune(names, args, ctx)
+    rows = []
+    for name in names:
+        rows_c = corpus_rows(name, args, ctx)
+        print()
+        print(table(rows_c))
+        print()
+        rows += rows_c
+    if args.json:
+        print('rows written to %s' % write_json(args.json, rows))
+    if args.plot and plot(args.plot, rows):
+        print('plot written to %s' % args.plot)
     return rows
+
+
+def _names(text):
+    names = [n.strip() for n in text.split(',') if n.strip()]
+    unknown = [n for n in names if n not in NETWORKS]
+    if unknown or not names:
+        raise cli.argparse.ArgumentTypeError(
+            'unknown network(s) %s: choose from %s'
+            % (', '.join(unknown) or '(none)', ','.join(NETWORKS)))
+    return names
 
 
 if __name__ == '__main__':

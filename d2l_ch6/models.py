@@ -13,6 +13,7 @@
 Defined in sections 6.4 (the scratch parts) and 6.5 (``RNNModel``).
 """
 from dataclasses import dataclass
+from typing import Optional
 
 from mxnet import gluon, init, nd
 from mxnet.gluon import nn, rnn
@@ -38,6 +39,11 @@ class ModelSpec:
     num_layers: int = 1
     bidirectional: bool = False
     activation: str = 'tanh'
+    # beyond the book (held-out perplexity): dropout on the hidden states
+    # and an embedding instead of the one-hot input; the sections' scratch
+    # cells have neither, so a scratch model with them is the fast form
+    dropout: float = 0.0
+    embed_size: Optional[int] = None
 
     def __post_init__(self):
         if self.impl not in ('scratch', 'gluon') or self.cell not in LAYERS \
@@ -48,6 +54,16 @@ class ModelSpec:
         if self.impl == 'scratch' and self.activation != 'tanh' and (
                 self.num_layers > 1 or self.bidirectional):
             raise BadInput('the scratch deep and bidirectional RNNs use tanh')
+        if not 0 <= self.dropout < 1:
+            raise BadInput('dropout must be in [0, 1), got %r' % self.dropout)
+        if self.embed_size is not None and self.embed_size < 1:
+            raise BadInput('embed_size must be positive, got %r'
+                           % self.embed_size)
+
+    @property
+    def regularized(self):
+        """True if it has dropout or an embedding (beyond the book)."""
+        return bool(self.dropout) or self.embed_size is not None
 
     @property
     def num_directions(self):
@@ -55,12 +71,16 @@ class ModelSpec:
 
     def describe(self):
         """'scratch gru, 2 layers' / 'rnn.GRU(256) in RNNModel'."""
+        extra = ''.join([', embedding %d' % self.embed_size
+                         if self.embed_size else '',
+                         ', dropout %g' % self.dropout if self.dropout
+                         else ''])
         if self.impl == 'scratch':
-            return 'scratch %s%s%s%s, %d hiddens' % (
+            return 'scratch %s%s%s%s, %d hiddens%s' % (
                 'bidirectional ' if self.bidirectional else '', self.cell,
                 '' if self.cell != 'rnn' else ' (%s)' % self.activation,
                 '' if self.num_layers == 1 else
-                ', %d layers' % self.num_layers, self.num_hiddens)
+                ', %d layers' % self.num_layers, self.num_hiddens, extra)
         args = ['%d' % self.num_hiddens]
         if self.num_layers > 1:
             args.append('num_layers=%d' % self.num_layers)
@@ -68,8 +88,8 @@ class ModelSpec:
             args.append('bidirectional=True')
         if self.cell == 'rnn':
             args.append("activation='%s'" % self.activation)
-        return 'rnn.%s(%s) in RNNModel' % (LAYERS[self.cell].__name__,
-                                          ', '.join(args))
+        return 'rnn.%s(%s) in RNNModel%s' % (LAYERS[self.cell].__name__,
+                                            ', '.join(args), extra)
 
 
 # -- the scratch parts --------------------------------------------------------
@@ -170,21 +190,35 @@ class RNNModel(gluon.HybridBlock):
     A HybridBlock (the book's is a Block), so ``hybridize()`` turns the whole
     model into one cached graph. ``rnn_layer`` is ``rnn.RNN``, ``rnn.GRU`` or
     ``rnn.LSTM`` (any ``num_layers``, ``bidirectional`` or not).
+
+    Beyond the book: ``embed_size`` reads the characters through an
+    ``nn.Embedding`` instead of one-hot vectors, and ``dropout`` puts an
+    ``nn.Dropout`` after the embedding and before the output layer (give
+    the layer its own ``dropout=`` for between its layers).
     """
 
-    def __init__(self, rnn_layer, vocab_size, **kwargs):
+    def __init__(self, rnn_layer, vocab_size, embed_size=None, dropout=0.0,
+                 **kwargs):
         super(RNNModel, self).__init__(**kwargs)
         with self.name_scope():
             self.rnn = rnn_layer
             self.vocab_size = vocab_size
+            self.embedding = nn.Embedding(vocab_size, embed_size) \
+                if embed_size else None
+            self.drop = nn.Dropout(dropout) if dropout else None
             self.dense = nn.Dense(vocab_size)
 
     def hybrid_forward(self, F, inputs, state):
         # inputs: (batch, num_steps) -> X: (num_steps, batch, vocab)
-        X = F.one_hot(F.transpose(inputs), self.vocab_size)
+        if self.embedding is None:
+            X = F.one_hot(F.transpose(inputs), self.vocab_size)
+        else:  # (num_steps, batch, embed_size)
+            X = self.embedding(F.transpose(inputs))
+            X = self.drop(X) if self.drop is not None else X
         Y, state = self.rnn(X, state)
         # (num_steps, batch, h) -> (num_steps * batch, h): time-major rows
-        output = self.dense(F.reshape(Y, (-3, -1)))
+        Y = F.reshape(Y, (-3, -1))
+        output = self.dense(self.drop(Y) if self.drop is not None else Y)
         return output, state
 
     def begin_state(self, *args, **kwargs):
@@ -261,8 +295,10 @@ def gluon_model(spec, vocab_size, ctx):
     if spec.impl != 'gluon':
         raise BadInput('%s is not a Gluon model' % spec.describe())
     layer = rnn_layer(spec.cell, spec.num_hiddens, spec.num_layers,
-                      spec.bidirectional, spec.activation)
-    return GluonModel(RNNModel(layer, vocab_size), ctx, spec)
+                      spec.bidirectional, spec.activation,
+                      dropout=spec.dropout)
+    return GluonModel(RNNModel(layer, vocab_size, spec.embed_size,
+                               spec.dropout), ctx, spec)
 
 
 def check_shape(name, shape, arrays):

@@ -6,13 +6,17 @@ book (``generate --temperature/--top-k``).
 """
 import numpy as np
 
+from .data import UNK
 from .errors import BadInput
 
 
 def check_prefix(prefix, char_to_idx):
-    """Raise BadInput unless every character of ``prefix`` is known."""
+    """Raise BadInput unless every character of ``prefix`` is known (any
+    character is, to a vocabulary with ``<unk>``)."""
     if not prefix:
         raise BadInput('the prefix is empty: give at least one character')
+    if UNK in char_to_idx:
+        return
     unknown = [c for c in dict.fromkeys(prefix) if c not in char_to_idx]
     if unknown:
         raise BadInput(
@@ -54,14 +58,16 @@ def generate(step, state, prefix, num_chars, idx_to_char, char_to_idx,
     ``step(index, state) -> (Y, state)`` with ``Y`` of shape (1, vocab).
     """
     check_prefix(prefix, char_to_idx)
-    output = [char_to_idx[prefix[0]]]
+    unk = char_to_idx.get(UNK)
+    output = [char_to_idx.get(prefix[0], unk)]
     for t in range(num_chars + len(prefix) - 1):
         Y, state = step(output[-1], state)
         if t < len(prefix) - 1:
-            output.append(char_to_idx[prefix[t + 1]])
+            output.append(char_to_idx.get(prefix[t + 1], unk))
         else:
             output.append(pick(Y))
-    return ''.join(idx_to_char[i] for i in output)
+    # the prefix as given (a rare character stays itself, not <unk>)
+    return prefix + ''.join(idx_to_char[i] for i in output[len(prefix):])
 
 
 def predict(model, prefix, num_chars, idx_to_char, char_to_idx,

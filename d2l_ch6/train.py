@@ -24,7 +24,7 @@ from typing import Optional, Tuple
 
 import mxnet as mx
 import numpy as np
-from mxnet import autograd, nd
+from mxnet import autograd, gluon, nd
 from mxnet.gluon import loss as gloss
 
 from .data import data_iter_consecutive, data_iter_random
@@ -44,6 +44,13 @@ class Hyper:
     pred_period: int = 50
     pred_len: int = 50
     prefixes: Tuple[str, ...] = ('分开', '不分开')
+    # beyond the book, for held-out text (see fit): the update, its weight
+    # decay, early stopping after `patience` epochs without a better
+    # held-out perplexity, and the factor that cuts lr after each of them
+    optimizer: str = 'sgd'  # the book's; or 'adam'
+    wd: float = 0.0
+    patience: Optional[int] = None
+    lr_decay: Optional[float] = None
 
     def __post_init__(self):
         for name in ('num_hiddens', 'num_epochs', 'num_steps', 'batch_size',
@@ -60,6 +67,25 @@ class Hyper:
             raise BadInput('the clipping threshold must be positive (or 0 on '
                            'the command line: no clipping), got %r'
                            % self.clipping_theta)
+        if self.optimizer not in OPTIMIZERS:
+            raise BadInput('the optimizer is one of %s, not %r'
+                           % (', '.join(OPTIMIZERS), self.optimizer))
+        if not self.wd >= 0:
+            raise BadInput('weight decay must be >= 0, got %r' % self.wd)
+        if self.patience is not None and self.patience < 1:
+            raise BadInput('patience must be at least 1 epoch, got %r'
+                           % self.patience)
+        if self.lr_decay is not None and not 0 < self.lr_decay < 1:
+            raise BadInput('the learning-rate cut must be in (0, 1), got %r'
+                           % self.lr_decay)
+
+    @property
+    def needs_valid(self):
+        """True if it stops early or cuts lr: both read a held-out text."""
+        return self.patience is not None or self.lr_decay is not None
+
+
+OPTIMIZERS = ('sgd', 'adam')
 
 
 BOOK = Hyper()  # 6.4 and 6.5
@@ -104,12 +130,66 @@ def sgd_update(weights, grads, lr, batch_size=1):
         nd.sgd_update(w, g, lr=lr, rescale_grad=1.0 / batch_size, out=w)
 
 
-def updater(model, lr):
-    """The update of ``model`` fit applies after each batch: plain sgd at
-    ``lr`` (the book divides by batch size 1: the loss is already a mean).
-    A Gluon model's arrays are looked up at every step: initialising or
-    loading it replaces them."""
-    return lambda: sgd_update(model.weights(), model.grads(), lr)
+class Updater:
+    """The update ``fit`` applies after each batch, ``update()``, at the
+    learning rate ``lr`` (which ``fit`` may cut).
+
+    'sgd' is the book's: w -= lr * (g + wd * w) (its ``sgd`` divides by
+    batch size 1: the loss is already a mean; ``wd`` is 0 in the book).
+    'adam' (Kingma & Ba; beyond the book): a Gluon model is updated by
+    ``gluon.Trainer(params, 'adam')``, a scratch or fast model by the same
+    update written out: per weight, moments m and v,
+
+        g += wd * w;  m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2
+        w -= lr sqrt(1 - b2^t) / (1 - b1^t) * m / (sqrt(v) + eps)
+
+    at step t (mxnet's ``adam_update`` does the last three lines; the
+    bias correction is the factor of lr, as the Trainer applies it).
+    A model's arrays are looked up at every step: initialising or loading
+    it replaces them.
+    """
+    beta1, beta2, epsilon = 0.9, 0.999, 1e-8  # Gluon's defaults
+
+    def __init__(self, model, lr, optimizer='sgd', wd=0.0):
+        if optimizer not in OPTIMIZERS:
+            raise BadInput('the optimizer is one of %s, not %r'
+                           % (', '.join(OPTIMIZERS), optimizer))
+        self.model, self.lr, self.optimizer, self.wd = (
+            model, lr, optimizer, wd)
+        self.t, self.moments, self.trainer = 0, None, None
+
+    def __call__(self):
+        if self.optimizer == 'sgd':
+            for w, g in zip(self.model.weights(), self.model.grads()):
+                nd.sgd_update(w, g, lr=self.lr, wd=self.wd, out=w)
+        elif getattr(self.model, 'model', None) is not None:  # Gluon
+            if self.trainer is None:
+                self.trainer = gluon.Trainer(
+                    self.model.params, 'adam', dict(
+                        learning_rate=self.lr, wd=self.wd, beta1=self.beta1,
+                        beta2=self.beta2, epsilon=self.epsilon),
+                    kvstore=None)
+            self.trainer.set_learning_rate(self.lr)
+            self.trainer.step(1)  # the loss is already a mean
+        else:
+            self._adam()
+
+    def _adam(self):
+        weights = self.model.weights()
+        if self.moments is None:
+            self.moments = [(nd.zeros_like(w), nd.zeros_like(w))
+                            for w in weights]
+        self.t += 1
+        lr = self.lr * math.sqrt(1 - self.beta2 ** self.t) \
+            / (1 - self.beta1 ** self.t)
+        for w, g, (m, v) in zip(weights, self.model.grads(), self.moments):
+            nd.adam_update(w, g, m, v, lr=lr, wd=self.wd, beta1=self.beta1,
+                           beta2=self.beta2, epsilon=self.epsilon, out=w)
+
+
+def updater(model, lr, optimizer='sgd', wd=0.0):
+    """The :class:`Updater` of ``model``: plain sgd at ``lr`` unless told."""
+    return Updater(model, lr, optimizer, wd)
 
 
 def perplexity(mean_loss):
@@ -177,10 +257,20 @@ class History:
     perplexity: list = field(default_factory=list)
     seconds: list = field(default_factory=list)
     valid_perplexity: list = field(default_factory=list)
+    lr: list = field(default_factory=list)  # after each epoch (cuts)
     predictions: dict = field(default_factory=dict)  # prefix -> text
     params: object = None
     model: object = None
     net: object = None
+
+    @property
+    def best_epoch(self):
+        """The epoch of the lowest held-out perplexity (None without a
+        held-out text)."""
+        if not self.valid_perplexity:
+            return None
+        v = self.valid_perplexity
+        return self.epochs[min(range(len(v)), key=v.__getitem__)]
 
     def __repr__(self):
         if not self.epochs:
@@ -214,15 +304,29 @@ def fit(model, corpus_indices, idx_to_char, char_to_idx, hp=BOOK, *, ctx,
     ``random_offset`` starts each epoch's examples at a random offset (see
     :func:`data.data_iter_random`).
     The loss is mean softmax cross-entropy; gradients are clipped to
-    ``hp.clipping_theta`` and applied with plain sgd at ``hp.lr``.
-    ``on_epoch_end(epoch, history)`` runs after every epoch (checkpoints).
+    ``hp.clipping_theta`` and applied by ``hp.optimizer`` (the book's plain
+    sgd) at ``hp.lr``, with weight decay ``hp.wd``.
+
+    Given a held-out text ``valid_indices`` (beyond the book), its
+    perplexity is computed after every epoch; each epoch that does not
+    beat the best so far cuts the learning rate by ``hp.lr_decay`` (if
+    set), and ``hp.patience`` such epochs in a row stop the run (early
+    stopping), whose parameters are then put back to the best epoch's.
+    ``on_epoch_end(epoch, history)`` runs after every epoch (checkpoints;
+    ``history.best_epoch`` says whether this one is the best).
     Returns the :class:`History`; raises TrainingDiverged if the loss
     becomes nan or inf.
     """
+    if hp.needs_valid and valid_indices is None:
+        raise BadInput('early stopping and the learning-rate cut read a '
+                       'held-out text: give a validation split (e.g. '
+                       '--valid-frac 0.1)')
     data_iter_fn = data_iter_random if is_random_iter \
         else data_iter_consecutive
-    update = updater(model, hp.lr)
     history = history if history is not None else History()
+    update = updater(model, history.lr[-1] if history.lr else hp.lr,
+                     hp.optimizer, hp.wd)
+    best = _Best(model, history)
     bar = _progress_bar(progress, start_epoch, hp.num_epochs)
     write = bar.write if bar is not None else log
     try:
@@ -255,15 +359,18 @@ def fit(model, corpus_indices, idx_to_char, char_to_idx, hp=BOOK, *, ctx,
             history.seconds.append(seconds)
             line = 'epoch %d, perplexity %f, time %.2f sec' % (
                 epoch + 1, ppl, seconds)
+            stop = False
             if valid_indices is not None:
                 history.valid_perplexity.append(evaluate_perplexity(
                     model, valid_indices, hp.num_steps, ctx))
                 line += ', valid perplexity %f' % (
                     history.valid_perplexity[-1])
+                stop = best.after_epoch(hp, update, write)
+            history.lr.append(update.lr)  # after a cut: what comes next
             if bar is not None:
                 bar.update(1)
                 bar.set_postfix(perplexity='%.2f' % ppl)
-            last = report_last and epoch + 1 == hp.num_epochs
+            last = report_last and (epoch + 1 == hp.num_epochs or stop)
             if (epoch + 1) % hp.pred_period == 0 or last:
                 write(line)
                 for prefix in hp.prefixes:
@@ -273,6 +380,9 @@ def fit(model, corpus_indices, idx_to_char, char_to_idx, hp=BOOK, *, ctx,
                     write(' - ' + text)
             if on_epoch_end is not None:
                 on_epoch_end(epoch + 1, history)
+            if stop:
+                break
+        best.restore(hp, write)
     finally:
         if bar is not None:
             bar.close()
@@ -280,3 +390,42 @@ def fit(model, corpus_indices, idx_to_char, char_to_idx, hp=BOOK, *, ctx,
         history.params = getattr(model, 'params', None)
         history.model = getattr(model, 'model', None)
     return history
+
+
+class _Best:
+    """The best epoch of a run on held-out perplexity, its parameters (a
+    copy) and the epochs since it: what early stopping and the
+    learning-rate cut read."""
+
+    def __init__(self, model, history):
+        self.model, self.history = model, history
+        self.arrays = None  # a resumed run starts its count again
+        v = history.valid_perplexity
+        self.stalls = len(v) - 1 - v.index(min(v)) if v else 0
+
+    def after_epoch(self, hp, update, write):
+        """Note the epoch just evaluated; True if the run should stop."""
+        h = self.history
+        if h.best_epoch == h.epochs[-1]:
+            self.stalls = 0
+            if hp.patience is not None:  # what restore() puts back
+                self.arrays = {k: a.copy() for k, a in
+                               self.model.state_dict().items()}
+            return False
+        self.stalls += 1
+        if hp.lr_decay is not None:
+            update.lr *= hp.lr_decay
+        if hp.patience is not None and self.stalls >= hp.patience:
+            write('early stop after epoch %d: no better held-out perplexity '
+                  'for %d epochs' % (h.epochs[-1], self.stalls))
+            return True
+        return False
+
+    def restore(self, hp, write):
+        """Early stopping: put the best epoch's parameters back."""
+        h = self.history
+        if self.arrays is None or h.best_epoch == h.epochs[-1]:
+            return
+        self.model.load_state_dict(self.arrays)
+        write('restored the parameters of epoch %d (held-out perplexity '
+              '%f)' % (h.best_epoch, min(h.valid_perplexity)))

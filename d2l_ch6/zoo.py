@@ -26,9 +26,13 @@ def build_model(spec, vocab_size, ctx, fast=False):
     """A fresh model of ``spec``: a section's ScratchModel with new
     parameters, its fast form (``fast=True``: the same parameters, the same
     numbers, computed by :mod:`d2l_ch6.fast`), or a GluonModel around an
-    uninitialised RNNModel (training initialises it as the book does)."""
+    uninitialised RNNModel (training initialises it as the book does). A
+    scratch model with dropout or an embedding is always the fast form:
+    the sections' cells are the book's, which has neither."""
     if spec.impl == 'gluon':
         return gluon_model(spec, vocab_size, ctx)
+    if spec.regularized:
+        return FastModel(spec, vocab_size, ctx)
     scratch = scratch_model(spec, vocab_size, ctx)
     return FastModel(spec, vocab_size, ctx, scratch) if fast else scratch
 

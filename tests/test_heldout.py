@@ -1,35 +1,42 @@
 """The held-out comparison: every model scored on the same held-out tail
-of the corpus, beside 6.1's n-gram baselines."""
-import dataclasses
-
+of the corpus, beside 6.1's add-k and the Kneser-Ney n-gram baselines."""
 import pytest
 
 from d2l_ch6 import heldout, lang_model
 from d2l_ch6.data import split_corpus
+from d2l_ch6.train import BOOK, BOOK_GATED
 
 
-def test_ngram_rows_are_6_1s_models(jay):
+def test_ngram_rows_are_the_baselines(jay):
     corpus_indices, _, _, vocab_size = jay
-    rows = heldout.ngram_rows(corpus_indices, vocab_size, 0.1, max_n=2,
-                              ks=(1, 0.01))
-    train, valid = split_corpus(corpus_indices, 0.1)
-    for n, (label, ppl) in zip((1, 2), rows):
+    train, valid = split_corpus(corpus_indices[:4000], 0.1)
+    rows = heldout.ngram_rows(train, valid, vocab_size, ks=(1, 0.01),
+                              max_add_k=2, max_kn=2)
+    assert [r['recipe'] for r in rows] == ['add-k'] * 2 + ['kneser-ney'] * 2
+    for n, r in zip((1, 2), rows[:2]):
         best = min(lang_model.heldout_perplexity(train, valid, n, k,
                                                  vocab_size)
                    for k in (1, 0.01))
-        assert label.startswith('%d-gram' % n)
-        assert ppl == pytest.approx(best)
+        assert r['heldout_perplexity'] == pytest.approx(best)
+    for n, r in zip((1, 2), rows[2:]):  # the discount from train alone
+        d = lang_model.kneser_ney_discount(train, n, vocab_size)
+        assert r['discount'] == d and r['heldout_perplexity'] == \
+            pytest.approx(lang_model.kneser_ney_heldout(train, valid, n,
+                                                        vocab_size, d))
+        assert r['train_perplexity'] < r['heldout_perplexity']
 
 
-def test_main_prints_the_table(monkeypatch, capsys):
-    monkeypatch.setenv('D2L_CH6_QUICK', '1')
-    monkeypatch.setattr(heldout, 'MODELS', [
-        (label, dataclasses.replace(spec, num_hiddens=16), hp)
-        for label, spec, hp in heldout.MODELS])
-    rows = heldout.main(['--models', '1', '3', '--ctx', 'cpu', '--quiet'])
-    out = capsys.readouterr().out
-    assert 'training on 9000 characters, held out: the last 1000' in out
-    assert len(rows) == 4 + 2  # four n-gram orders, two networks
-    for label, train_ppl, last, best, seconds in rows[4:]:
-        assert train_ppl > 1 and last > 1 and best[0] <= last and seconds > 0
-        assert '| %s |' % label in out
+@pytest.mark.parametrize('hp', [BOOK, BOOK_GATED])
+def test_the_book_schedule_keeps_the_books_number_of_updates(hp):
+    # on 10,000 characters (9,000 trained on): the book's epochs
+    assert heldout.book_schedule(hp, 9000, 0.1).num_epochs == hp.num_epochs
+    # 20 times more text: 160 batches an epoch, not 8 (281 - 1 // 35 columns)
+    longer = heldout.book_schedule(hp, 180000, 0.1)
+    assert longer.num_epochs == round(hp.num_epochs * 8 / 160)
+    assert longer.pred_period == longer.num_epochs
+
+
+def test_bad_network_names_are_refused(capsys):
+    with pytest.raises(SystemExit):
+        heldout.main(['--models', 'lstm-torch'])
+    assert 'choose from rnn-scratch' in capsys.readouterr().err
