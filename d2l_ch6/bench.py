@@ -37,29 +37,25 @@ import argparse
 import contextlib
 import io
 import json
-import os
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
-from dataclasses import asdict, replace
+from dataclasses import replace
 from functools import partial
 
-import numpy as np
-from mxnet import nd
+from mxnet import autograd, nd
 
 from . import cli
-from ._env import physical_cores
 from ._io import check_writable, write_text
-from .bench_report import plot, table
+from .bench_report import phase_table, plot, table
 from .cli import positive_int
 from .corpus import CORPORA
-from .data import load_corpus, num_batches
+from .data import data_iter_consecutive, load_corpus, num_batches
 from .device import parse_ctx_list
 from .errors import BadInput
 from .models import ModelSpec
-from .train import BOOK, fit, seed_all
+from .peer import Peer, peer_version, threads
+from .train import BOOK, LOSS, clip, fit, seed_all, updater
 from .work import Limits, flops, gathers, products
 from .zoo import build_model
 
@@ -78,8 +74,6 @@ MODELS = {
     'bi-gluon': ('6.10', ModelSpec('gluon', 'rnn', bidirectional=True)),
 }
 
-PEER = os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                    'peer_torch.py')
 
 
 def model_name(spec):
@@ -124,11 +118,49 @@ def epoch_runner(model, data, hp, ctx):
                        one, ctx=ctx, report_last=False)
 
 
+def phase_epoch(model, data, hp, ctx):
+    """One epoch of ``fit``'s loop on ``model`` with the host waiting after
+    each part of every batch: {'model': forward, loss and backward,
+    'clip', 'update', 'rest': the sampler, the state and the epoch's end;
+    'epoch': the whole} in seconds. The waits serialise what the engine
+    overlaps, so the parts add up to a little more than an epoch."""
+    clock = time.perf_counter
+    update = updater(model, hp.lr)
+    phases = dict(model=0.0, clip=0.0, update=0.0)
+    start = clock()
+    state = model.begin_state(hp.batch_size)
+    l_sum = nd.zeros((1,), ctx=ctx)
+    for X, Y in data_iter_consecutive(data[0], hp.batch_size, hp.num_steps,
+                                      ctx):
+        state = [s.detach() for s in state]
+        t0 = clock()
+        with autograd.record():
+            outputs, state = model(X, state)
+            l = LOSS(outputs, Y.T.reshape((-1,))).mean()
+        l.backward()
+        nd.waitall()
+        t1 = clock()
+        clip(model.grads(), hp.clipping_theta)
+        nd.waitall()
+        t2 = clock()
+        update()
+        nd.waitall()
+        for name, seconds in (('model', t1 - t0), ('clip', t2 - t1),
+                              ('update', clock() - t2)):
+            phases[name] += seconds
+        l_sum += l
+    l_sum.asscalar()
+    phases['epoch'] = clock() - start
+    phases['rest'] = phases['epoch'] - sum(
+        phases[k] for k in ('model', 'clip', 'update'))
+    return phases
+
+
 def ours_epoch(spec, data, hp, ctx, fast):
     """(a function running one epoch of our ``fit`` on a fresh model, the
-    model's initial weights for the peer)."""
+    model's initial weights for the peer, the model)."""
     model = fresh_model(spec, data[3], hp, ctx, fast)
-    return epoch_runner(model, data, hp, ctx), peer_weights(model)
+    return epoch_runner(model, data, hp, ctx), peer_weights(model), model
 
 
 def book_epoch(spec, data, hp, ctx):
@@ -182,77 +214,6 @@ def time_epochs(runs, epochs, tick=lambda: None):
             seconds[name].append(run())
             tick()
     return seconds
-
-
-def threads():
-    """The OpenMP threads this process runs with (the peer gets as many)."""
-    try:
-        return int(os.environ['OMP_NUM_THREADS'])
-    except (KeyError, ValueError):
-        return physical_cores()
-
-
-def peer_version():
-    """PyTorch's version if it imports in a new process, else None."""
-    try:
-        r = subprocess.run([sys.executable, PEER, '--check'],
-                           capture_output=True, text=True, timeout=300)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return json.loads(r.stdout)['torch'] if r.returncode == 0 else None
-
-
-class Peer:
-    """The same model in PyTorch, from the same ``weights``, in a process
-    of its own (``peer_torch.py``) that trains one epoch when asked:
-    ``epoch()`` returns (its seconds, its perplexity). A context manager:
-    the process ends with the ``with``."""
-
-    def __init__(self, spec, data, hp, weights):
-        corpus_indices, _, _, vocab_size = data
-        self.spec = spec
-        self.tmp = tempfile.TemporaryDirectory(prefix='d2l_ch6-peer-')
-        arrays = os.path.join(self.tmp.name, 'arrays.npz')
-        np.savez(arrays, corpus=np.asarray(corpus_indices, dtype=np.int32),
-                 **{'w:' + k: v for k, v in weights.items()})
-        job = os.path.join(self.tmp.name, 'job.json')
-        with open(job, 'w', encoding='utf-8') as f:
-            json.dump(dict(arrays=arrays, spec=asdict(spec),
-                           vocab_size=vocab_size, threads=threads(),
-                           hyper=dict(batch_size=hp.batch_size,
-                                      num_steps=hp.num_steps, lr=hp.lr,
-                                      clipping_theta=hp.clipping_theta)),
-                      f)
-        self.process = subprocess.Popen(
-            [sys.executable, PEER, job], stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-            env=dict(os.environ, OMP_NUM_THREADS=str(threads())))
-        self.info = self._answer()
-        self.perplexity = []
-
-    def _answer(self):
-        line = self.process.stdout.readline()
-        if not line:
-            err = self.process.stderr.read().strip().splitlines()
-            raise BadInput('the PyTorch peer failed on %s: %s' % (
-                self.spec.describe(), err[-1] if err else 'no output'))
-        return json.loads(line)
-
-    def epoch(self):
-        self.process.stdin.write('epoch\n')
-        self.process.stdin.flush()
-        answer = self._answer()
-        self.perplexity.append(answer['perplexity'])
-        return answer['seconds']
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        if self.process.poll() is None:
-            self.process.stdin.close()
-            self.process.wait(timeout=60)
-        self.tmp.cleanup()
 
 
 # -- the rows -----------------------------------------------------------------
@@ -357,6 +318,9 @@ def parser():
                    help="do not time the book's routine (d2lzh)")
     p.add_argument('--peer', choices=['torch'], default=None,
                    help='time the same models in PyTorch too')
+    p.add_argument('--phases', action='store_true',
+                   help='then one more epoch each (and the peer\'s) timed '
+                   'part by part: forward and backward, clipping, update')
     p.add_argument('--json', metavar='PATH', help='write the rows here')
     p.add_argument('--plot', metavar='PATH', help='bar chart PNG')
     p.add_argument('--square', type=positive_int, default=2048,
@@ -410,7 +374,8 @@ def main(argv=None):
                 seed_all(args.seed)  # every model from the same seed
                 book = book_epoch(spec, data, hp, ctx) if args.book \
                     else None
-                ours, weights = ours_epoch(spec, data, hp, ctx, args.fast)
+                ours, weights, model = ours_epoch(spec, data, hp, ctx,
+                                                  args.fast)
                 runs = {'ours': partial(timed, ours)}
                 if book is not None:
                     runs['book'] = partial(timed, book)
@@ -424,9 +389,16 @@ def main(argv=None):
                     peer_result = None if 'peer' not in runs else dict(
                         seconds=seconds['peer'], torch=peer,
                         perplexity=twin.perplexity)
+                    if args.phases:
+                        phases = dict(ours=phase_epoch(model, data, hp, ctx))
+                        if 'peer' in runs:
+                            phases['peer'] = twin.phases()
                 rows.append(row(name, spec, ctx, data, hp, chars, args.fast,
                                 seconds['ours'], seconds.get('book'),
                                 limits[str(ctx)], peer_result))
+                if args.phases:
+                    rows[-1].update(phases=phases['ours'],
+                                    peer_phases=phases.get('peer'))
     for ctx, limit in limits.items():
         print('%s: square limit %.1f GFLOP/s (the best large product: %s)'
               % (ctx, limit.square, limit.square_probe))
@@ -437,6 +409,9 @@ def main(argv=None):
           'over ours%s' % (args.epochs, '' if not peer else ' (%s, %d '
                            'threads)' % ('torch ' + peer, threads())))
     print(table(rows, sweep))
+    if args.phases:
+        print()
+        print(phase_table(rows, sweep))
     if args.json:
         write_text(args.json, json.dumps(rows, indent=1))
         print('rows written to %s' % args.json)

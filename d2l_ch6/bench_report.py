@@ -35,6 +35,32 @@ def table(rows, sweep=False):
     return '\n'.join(lines)
 
 
+PARTS = ('model', 'clip', 'update', 'rest')
+
+
+def phase_table(rows, sweep=False):
+    """Where an epoch's time goes (rows with ``phases``): per framework,
+    milliseconds per batch of forward + loss + backward, clipping, the
+    update and the rest."""
+    width = max([28] + [len(label(r, sweep)) for r in rows])
+    lines = ['ms per batch, the host waiting after each part: model '
+             '(forward, loss, backward), clip, update, rest (sampler, '
+             'state)',
+             '%-*s %-7s %8s %8s %8s %8s %8s' % (
+                 width, 'model', 'who', *PARTS, 'batch')]
+    for r in rows:
+        for who, key in (('d2l_ch6', 'phases'), ('torch', 'peer_phases')):
+            p = r.get(key)
+            if not p:
+                continue
+            n = r['batches_per_epoch']
+            lines.append('%-*s %-7s %s %8.2f' % (
+                width, label(r, sweep), who,
+                ' '.join('%8.2f' % (1e3 * p[k] / n) for k in PARTS),
+                1e3 * p['epoch'] / n))
+    return '\n'.join(lines)
+
+
 def plot_scaling(path, rows):
     """A sweep's picture: seconds per epoch against the GFLOP of an epoch,
     one line per model (ours solid, the book's routine dashed), log-log;

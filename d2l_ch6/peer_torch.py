@@ -22,7 +22,8 @@ Training is the book's: consecutive sampling, the state detached between
 batches, mean softmax cross-entropy, the gradients clipped to a global
 norm, plain sgd, with no host read until the epoch ends. For every line
 'epoch' it reads on stdin it trains one epoch and answers one JSON line:
-its seconds and perplexity (timed inside, so the exchange is not counted).
+its seconds and perplexity (timed inside, so the exchange is not counted);
+for 'phases', also the seconds of each part of the batches.
 
     python d2l_ch6/peer_torch.py JOB.json     (written by the benchmark)
     python d2l_ch6/peer_torch.py --check      (is torch importable?)
@@ -178,35 +179,45 @@ class Scratch:
         return below @ self.W_hq + self.b_q, new_state
 
 
-def epoch(model, torch, data, hp):
+def epoch(model, torch, data, hp, phases=None):
     """One epoch of the book's routine, on the device until it ends:
-    (seconds, perplexity)."""
+    (seconds, perplexity). ``phases`` (a dict) gets the seconds of each
+    part of the batches: 'model' (forward, loss, backward), 'clip',
+    'update' (PyTorch's CPU operators return when they are done)."""
     params = model.parameters()
     loss_fn = torch.nn.CrossEntropyLoss()
     lr, theta = hp['lr'], hp['clipping_theta']
-    start = time.perf_counter()
+    clock = time.perf_counter
+    start = clock()
     state = model.begin_state(hp['batch_size'])
     l_sum, n = torch.zeros(()), 0
     for X, Y in batches(data, hp['batch_size'], hp['num_steps']):
         state = model.detach(state)
+        t0 = clock()
         outputs, state = model(X, state)
         y = Y.T.reshape(-1)  # time-major, as the outputs
         loss = loss_fn(outputs, y)
         for p in params:
             p.grad = None
         loss.backward()
+        t1 = clock()
         with torch.no_grad():
             scale = 1.0
             if theta:  # theta / max(norm, theta): the book's clipping
                 norm = torch.sqrt(sum((p.grad * p.grad).sum()
                                       for p in params))
                 scale = theta / torch.clamp(norm, min=theta)
+            t2 = clock()
             for p in params:
                 p -= lr * scale * p.grad
             l_sum += loss.detach() * y.numel()
         n += y.numel()
+        if phases is not None:
+            for name, seconds in (('model', t1 - t0), ('clip', t2 - t1),
+                                  ('update', clock() - t2)):
+                phases[name] = phases.get(name, 0.0) + seconds
     ppl = math.exp(float(l_sum) / n)  # the epoch's one read
-    return time.perf_counter() - start, ppl
+    return clock() - start, ppl
 
 
 def serve(job, lines, out):
@@ -226,10 +237,12 @@ def serve(job, lines, out):
                               threads=torch.get_num_threads())) + '\n')
     out.flush()
     for line in lines:
-        if line.strip() != 'epoch':
+        if line.strip() not in ('epoch', 'phases'):
             break
-        seconds, ppl = epoch(model, torch, data, job['hyper'])
-        out.write(json.dumps(dict(seconds=seconds, perplexity=ppl)) + '\n')
+        phases = {} if line.strip() == 'phases' else None
+        seconds, ppl = epoch(model, torch, data, job['hyper'], phases)
+        out.write(json.dumps(dict(seconds=seconds, perplexity=ppl,
+                                  phases=phases)) + '\n')
         out.flush()
 
 

@@ -21,7 +21,8 @@ LIBRARY = {'_compat', '_env', '_hook', '_io', 'errors', 'device', 'plots',
            'corpus', 'data', 'models', 'parity', 'fast', 'predict', 'train',
            'book', 'checkpoint', 'cli'}
 FACTORY = {'zoo'}
-TOOLS = {'bench', 'bench_report', 'work', 'peer_torch', 'heldout', 'generate'}
+TOOLS = {'bench', 'bench_report', 'work', 'peer', 'peer_torch', 'heldout',
+         'generate'}
 TOP = {'__init__', '__main__'}
 
 

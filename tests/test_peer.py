@@ -4,17 +4,19 @@ deep and bidirectional); the bench reports it beside ours; without PyTorch
 it says so in one line and runs on."""
 import json
 import os
+import re
 from dataclasses import replace
 
 import pytest
 from mxnet import nd
 
-from d2l_ch6 import bench
+from d2l_ch6 import bench, peer
 from d2l_ch6.errors import BadInput
 from d2l_ch6.models import ModelSpec
+from d2l_ch6.peer import Peer, peer_version
 from d2l_ch6.train import BOOK
 
-torch_version = bench.peer_version()
+torch_version = peer_version()
 needs_torch = pytest.mark.skipif(torch_version is None,
                                  reason='PyTorch is not installed')
 
@@ -51,7 +53,7 @@ def test_the_peer_trains_the_same_model(spec, small, ctx):
     weights = bench.peer_weights(model)
     run = bench.epoch_runner(model, small, hp, ctx)
     ours = [run().perplexity[-1] for _ in range(3)]
-    with bench.Peer(spec, small, hp, weights) as peer:
+    with Peer(spec, small, hp, weights) as peer:
         for _ in range(3):
             assert peer.epoch() > 0
         theirs = peer.perplexity
@@ -71,7 +73,7 @@ def test_another_start_would_be_caught(spec, small, ctx):
     weights = bench.peer_weights(model)
     ours = bench.epoch_runner(model, small, hp, ctx)().perplexity[-1]
     other = {k: v * 1.2 for k, v in weights.items()}
-    with bench.Peer(spec, small, hp, other) as peer:
+    with Peer(spec, small, hp, other) as peer:
         peer.epoch()
     assert peer.perplexity[0] != pytest.approx(ours, rel=1e-2)
 
@@ -82,14 +84,36 @@ def test_bench_reports_the_peer(tmp_path, capsys):
     rows = bench.main(['--ctx', 'cpu', '--epochs', '1', '--num-hiddens', '8',
                        '--corpus-chars', '2000', '--square', '64',
                        '--models', 'lstm-scratch,rnn-gluon', '--no-book',
-                       '--peer', 'torch', '--quiet', '--json', str(path)])
+                       '--peer', 'torch', '--quiet', '--json', str(path),
+                       '--phases'])
     for r in json.loads(path.read_text()):
         assert r['peer'].startswith('torch ')
         assert len(r['peer_seconds']) == 1
         assert r['speedup_vs_peer'] == pytest.approx(
             r['peer_sec_per_epoch'] / r['sec_per_epoch'])
+        for phases in (r['phases'], r['peer_phases']):
+            assert all(phases[k] > 0 for k in ('model', 'clip', 'update'))
+            assert phases['rest'] >= 0 and phases['epoch'] == pytest.approx(
+                sum(phases[k] for k in ('model', 'clip', 'update', 'rest')))
     out = capsys.readouterr().out
     assert 'torch/us' in out and len(rows) == 2
+    assert 'ms per batch' in out
+    assert len(re.findall(r'^\S.* torch {3,}\d', out, re.M)) == 2
+
+
+@pytest.mark.parametrize('spec', SPECS[1:2] + SPECS[4:5],
+                         ids=lambda s: s.describe())
+def test_the_phased_epoch_is_an_epoch_of_fit(spec, small, ctx):
+    """Timed part by part, the epoch still does what fit's does: from the
+    same start, the same weights after it."""
+    hp = replace(BOOK, num_hiddens=spec.num_hiddens)
+    a, b = start(spec, small, ctx), start(spec, small, ctx)
+    b.load_state_dict(a.state_dict())
+    bench.epoch_runner(a, small, hp, ctx)()
+    phases = bench.phase_epoch(b, small, hp, ctx)
+    assert phases['epoch'] > phases['model'] > 0
+    for k, v in a.state_dict().items():
+        assert abs(v - b.state_dict()[k]).max().asscalar() < 1e-5
 
 
 def test_without_torch_one_line_and_the_bench_runs(monkeypatch, capsys):
@@ -106,10 +130,10 @@ def test_without_torch_one_line_and_the_bench_runs(monkeypatch, capsys):
 def test_a_failing_peer_is_one_clear_error(small, tmp_path, monkeypatch):
     broken = tmp_path / 'peer.py'
     broken.write_text('import sys\nsys.exit("ImportError: no torch here")\n')
-    monkeypatch.setattr(bench, 'PEER', str(broken))
+    monkeypatch.setattr(peer, 'PEER', str(broken))
     spec = ModelSpec('scratch', 'rnn', 4)
     with pytest.raises(BadInput, match='the PyTorch peer failed on .*: '
                        'ImportError: no torch here'):
-        with bench.Peer(spec, small, replace(BOOK, num_hiddens=4), {}):
+        with Peer(spec, small, replace(BOOK, num_hiddens=4), {}):
             pass
     assert not [f for f in os.listdir(tmp_path) if f != 'peer.py']
