@@ -13,6 +13,7 @@ import signal
 import sys
 import warnings
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import Optional
 
 import mxnet as mx
@@ -24,6 +25,7 @@ from .corpus import (CORPORA, default_prefixes, is_builtin,
 from .data import load_corpus, split_corpus
 from .device import parse_ctx
 from .errors import BadInput, D2LError, Terminated, mxnet_reason
+from .fast import FastModel
 from .models import gluon_model
 from .plots import plot_perplexity
 from .train import BOOK, OPTIMIZERS, Hyper, fit, seed_all
@@ -146,6 +148,13 @@ def parser(module, doc, hp=None, train=True, impl=None):
     if impl:
         p.add_argument('--impl', choices=['scratch', 'gluon', 'both'],
                        default='both', help='which %s to train' % impl)
+        p.add_argument('--dropout', type=fraction, default=0.0, metavar='P',
+                       help='beyond the book: dropout on the hidden states, '
+                       'off at evaluation (the scratch model then trains '
+                       'in its fast form)')
+        p.add_argument('--embed-size', type=positive_int, default=None,
+                       metavar='N', help='beyond the book: an embedding of '
+                       'N instead of the one-hot input')
     g.add_argument('--seed', type=int, default=0,
                    help='seeds python, numpy and mxnet')
     g.add_argument('--ctx', default='auto',
@@ -180,6 +189,8 @@ class Options:
     plot: Optional[str] = None
     quiet: bool = True
     impl: str = 'both'  # scratch, gluon or both, for --impl
+    dropout: float = 0.0  # beyond the book, with --impl
+    embed_size: Optional[int] = None
 
 
 def options(args):
@@ -329,7 +340,14 @@ def _random_state(state):
 def train_impls(opts, scratch, spec, data, hp, ctx):
     """Train the model(s) --impl names, in turn, with :func:`train_all`:
     'scratch' (``scratch()``, the section's scratch model) and 'gluon'
-    (the Gluon model of ``spec``); return ``{impl: History}``."""
+    (the Gluon model of ``spec``); return ``{impl: History}``. With
+    --dropout or --embed-size both are ``spec`` with them, and the scratch
+    one is its fast form: the section's cells are the book's, which has
+    neither."""
+    spec = replace(spec, dropout=opts.dropout, embed_size=opts.embed_size)
+    if spec.regularized:
+        scratch = partial(FastModel, replace(spec, impl='scratch'), data[3],
+                          ctx)
     builders = dict(scratch=scratch,
                     gluon=lambda: gluon_model(spec, data[3], ctx))
     names = list(builders) if opts.impl == 'both' else [opts.impl]

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from mxnet import autograd, gluon, nd
 
-from d2l_ch6 import checkpoint, cli, fast, heldout, parity, rnn_gluon
+from d2l_ch6 import checkpoint, cli, fast, heldout, lstm, parity, rnn_gluon
 from d2l_ch6 import train as train_mod
 from d2l_ch6.corpus import read_corpus
 from d2l_ch6.data import UNK, build_vocab, load_corpus, split_corpus
@@ -19,7 +19,7 @@ from d2l_ch6.errors import BadInput
 from d2l_ch6.models import ModelSpec
 from d2l_ch6.predict import predict
 from d2l_ch6.train import Hyper, Updater, fit, train_step
-from d2l_ch6.zoo import build_model
+from d2l_ch6.zoo import build_model, restore
 
 V, H, E, B, T = 13, 8, 5, 4, 6
 
@@ -278,6 +278,29 @@ def test_save_keeps_the_best_epoch(scripted, tmp_path, monkeypatch):
     assert ckpt.history().valid_perplexity == SCRIPT[:2]
     assert ckpt.idx_to_char[0] == UNK and ckpt.meta['min_freq'] == 2
     assert ckpt.meta['hyper']['optimizer'] == 'adam'
+
+
+def test_a_section_trains_both_forms_with_dropout_and_an_embedding(
+        tmp_path, monkeypatch, ctx):
+    monkeypatch.setenv('D2L_CH6_QUICK', '1')
+    path = tmp_path / 'reg.params'
+    lstm.main(['--epochs', '1', '--num-hiddens', '8', '--ctx', 'cpu',
+               '--dropout', '0.3', '--embed-size', '6', '--save', str(path),
+               '--quiet'])
+    for impl, kind in (('scratch', fast.FastModel), ('gluon', object)):
+        model, ckpt = restore(str(tmp_path / ('reg-%s.params' % impl)), ctx)
+        assert (ckpt.spec.impl, ckpt.spec.dropout, ckpt.spec.embed_size) \
+            == (impl, 0.3, 6)
+        assert isinstance(model, kind)
+        text = [predict(model, '分开', 10, ckpt.idx_to_char,
+                        ckpt.char_to_idx) for _ in range(2)]
+        assert text[0] == text[1] and len(text[0]) == 12  # dropout off
+
+
+def test_a_dropout_out_of_range_is_refused(capsys):
+    with pytest.raises(SystemExit):
+        lstm.main(['--dropout', '1.5'])
+    assert 'argument --dropout: must be in [0, 1)' in capsys.readouterr().err
 
 
 def test_patience_without_a_validation_split_is_one_clear_error(capsys):
