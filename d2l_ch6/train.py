@@ -124,10 +124,12 @@ def sgd(params, lr, batch_size):
     sgd_update(params, [p.grad for p in params], lr, batch_size)
 
 
-def sgd_update(weights, grads, lr, batch_size=1):
-    """w -= lr * g / batch_size for each weight and its gradient."""
+def sgd_update(weights, grads, lr, batch_size=1, wd=0.0):
+    """w -= lr * (g / batch_size + wd * w) for each weight and its
+    gradient (the book's ``sgd`` has no weight decay)."""
     for w, g in zip(weights, grads):
-        nd.sgd_update(w, g, lr=lr, rescale_grad=1.0 / batch_size, out=w)
+        nd.sgd_update(w, g, lr=lr, wd=wd, rescale_grad=1.0 / batch_size,
+                      out=w)
 
 
 class Updater:
@@ -160,8 +162,8 @@ class Updater:
 
     def __call__(self):
         if self.optimizer == 'sgd':
-            for w, g in zip(self.model.weights(), self.model.grads()):
-                nd.sgd_update(w, g, lr=self.lr, wd=self.wd, out=w)
+            sgd_update(self.model.weights(), self.model.grads(), self.lr,
+                       wd=self.wd)
         elif getattr(self.model, 'model', None) is not None:  # Gluon
             if self.trainer is None:
                 self.trainer = gluon.Trainer(

@@ -16,7 +16,7 @@ from d2l_ch6 import train as train_mod
 from d2l_ch6.corpus import read_corpus
 from d2l_ch6.data import UNK, build_vocab, load_corpus, split_corpus
 from d2l_ch6.errors import BadInput
-from d2l_ch6.models import ModelSpec
+from d2l_ch6.models import GluonModel, ModelSpec
 from d2l_ch6.predict import predict
 from d2l_ch6.train import Hyper, Updater, fit, train_step
 from d2l_ch6.zoo import build_model, restore
@@ -287,7 +287,8 @@ def test_a_section_trains_both_forms_with_dropout_and_an_embedding(
     lstm.main(['--epochs', '1', '--num-hiddens', '8', '--ctx', 'cpu',
                '--dropout', '0.3', '--embed-size', '6', '--save', str(path),
                '--quiet'])
-    for impl, kind in (('scratch', fast.FastModel), ('gluon', object)):
+    for impl, kind in (('scratch', fast.FastModel),
+                      ('gluon', GluonModel)):
         model, ckpt = restore(str(tmp_path / ('reg-%s.params' % impl)), ctx)
         assert (ckpt.spec.impl, ckpt.spec.dropout, ckpt.spec.embed_size) \
             == (impl, 0.3, 6)
