@@ -52,7 +52,7 @@ from .cli import positive_int
 from .corpus import CORPORA
 from .data import data_iter_consecutive, load_corpus, num_batches
 from .device import parse_ctx_list
-from .errors import BadInput
+from .errors import BadInput, raise_pending_stop
 from .models import ModelSpec
 from .peer import Peer, peer_version, threads
 from .train import BOOK, LOSS, clip, fit, seed_all, updater
@@ -148,6 +148,7 @@ def phase_epoch(model, data, hp, ctx):
         for name, seconds in (('model', t1 - t0), ('clip', t2 - t1),
                               ('update', clock() - t2)):
             phases[name] += seconds
+        raise_pending_stop()
         l_sum += l
     l_sum.asscalar()
     phases['epoch'] = clock() - start

@@ -24,7 +24,8 @@ from .corpus import (CORPORA, default_prefixes, is_builtin,
                      prefixes_from_text)
 from .data import load_corpus, split_corpus
 from .device import parse_ctx
-from .errors import BadInput, D2LError, Terminated, mxnet_reason
+from .errors import (BadInput, D2LError, Terminated, clear_pending_stop,
+                     mxnet_reason, raise_pending_stop, stop_on_signal)
 from .fast import FastModel
 from .models import gluon_model
 from .plots import plot_perplexity
@@ -374,13 +375,18 @@ def plot(opts, histories, title=None):
         print('plot written to %s' % opts.plot)
 
 
-def _terminate(signum, frame):
-    raise Terminated(signum, signal.Signals(signum).name)
-
-
-# what `kill`, `timeout`, a job scheduler or a closing terminal send
-STOP_SIGNALS = [getattr(signal, name) for name in ('SIGTERM', 'SIGHUP')
+# Ctrl-C, and what `kill`, `timeout`, a job scheduler or a closing terminal
+# send
+STOP_SIGNALS = [getattr(signal, name)
+                for name in ('SIGINT', 'SIGTERM', 'SIGHUP')
                 if hasattr(signal, name)]
+
+
+def _quiet_stop(print_unraisable, unraisable):
+    """A stop signal's exception dropped in a __del__ is raised again by
+    the training loop: no 'Exception ignored' traceback for it."""
+    if not isinstance(unraisable.exc_value, KeyboardInterrupt):
+        print_unraisable(unraisable)
 
 
 def run(main, argv=None):
@@ -391,9 +397,15 @@ def run(main, argv=None):
     # a warning (e.g. a corpus copy with the wrong sha1) is one line too
     warnings.formatwarning = lambda message, *args, **kwargs: \
         'warning: %s\n' % message
-    previous = {s: signal.signal(s, _terminate) for s in STOP_SIGNALS}
+    # a signal ignored at start (SIGHUP under nohup, SIGINT in a background
+    # job) stays ignored
+    previous = {s: signal.signal(s, stop_on_signal) for s in STOP_SIGNALS
+                if signal.getsignal(s) is not signal.SIG_IGN}
+    print_unraisable = sys.unraisablehook
+    sys.unraisablehook = partial(_quiet_stop, print_unraisable)
     try:
         main(argv)
+        raise_pending_stop()  # one that landed in a __del__ after the loop
     except D2LError as e:
         print('error: %s' % e, file=sys.stderr)
         sys.exit(e.exit_code)
@@ -412,4 +424,6 @@ def run(main, argv=None):
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)
+        sys.unraisablehook = print_unraisable
+        clear_pending_stop()
     return 0

@@ -1,6 +1,7 @@
 """Errors a user can cause and fix; the command line prints their message
 without a traceback."""
 import re
+import signal
 
 
 class D2LError(Exception):
@@ -48,6 +49,37 @@ class Terminated(KeyboardInterrupt):
     def __init__(self, signum, name):
         super().__init__(name)
         self.signum, self.name = signum, name
+
+
+# Signals whose exception has been raised and not yet reached run(): Python
+# prints and drops an exception raised inside a __del__ (mxnet frees every
+# NDArray in one), so a signal landing there would be lost; the training
+# loop calls raise_pending_stop() after every batch to raise it again.
+_pending = []
+
+
+def stop_on_signal(signum, frame=None):
+    """Signal handler: raise Terminated (KeyboardInterrupt for SIGINT) and
+    remember it until clear_pending_stop()."""
+    _pending.append(signum)
+    raise _stop_error(signum)
+
+
+def raise_pending_stop():
+    """Raise again a stop signal's exception that was swallowed; cheap (no
+    host sync), so the training loop calls it after every batch."""
+    if _pending:
+        raise _stop_error(_pending[0])
+
+
+def clear_pending_stop():
+    del _pending[:]
+
+
+def _stop_error(signum):
+    if signum == signal.SIGINT:
+        return KeyboardInterrupt()
+    return Terminated(signum, signal.Signals(signum).name)
 
 
 def mxnet_reason(error):

@@ -28,7 +28,7 @@ from mxnet import autograd, gluon, nd
 from mxnet.gluon import loss as gloss
 
 from .data import data_iter_consecutive, data_iter_random
-from .errors import BadInput, TrainingDiverged
+from .errors import BadInput, TrainingDiverged, raise_pending_stop
 from .predict import predict
 
 
@@ -349,6 +349,7 @@ def fit(model, corpus_indices, idx_to_char, char_to_idx, hp=BOOK, *, ctx,
                                               hp.clipping_theta, update)
                 l_sum += l * tokens  # stays on the device
                 n += tokens
+                raise_pending_stop()
             ppl = perplexity(mean(l_sum, n))  # the epoch's one host sync
             seconds = time.time() - start
             if not math.isfinite(ppl):
