@@ -243,13 +243,14 @@ class GluonModel:
         self.model, self.ctx, self.spec = model, ctx, spec
         self.params = model.collect_params()
 
-    def prepare(self, initialize=True):
-        """As the book: weights re-initialised from N(0, 0.01^2) (unless
-        ``initialize=False``, e.g. loaded), and a HybridBlock hybridized
-        into one cached graph."""
+    def prepare(self, initialize=True, initializer=None):
+        """As the book: weights re-initialised from N(0, 0.01^2) (or
+        ``initializer``; biases stay zero) unless ``initialize=False``
+        (e.g. loaded), and a HybridBlock hybridized into one cached
+        graph."""
         if initialize:
             self.model.initialize(ctx=self.ctx, force_reinit=True,
-                                  init=init.Normal(0.01))
+                                  init=initializer or init.Normal(0.01))
         if isinstance(self.model, gluon.HybridBlock):
             self.model.hybridize(static_alloc=True, static_shape=True)
         return self

@@ -3,10 +3,12 @@
 use. It sits above the sections, whose scratch cells it builds, so that
 nothing below it depends on a section.
 """
+from mxnet import init, nd
+
 from . import bi_rnn, checkpoint, deep_rnn, gru, lstm, rnn_scratch
 from .errors import D2LError
 from .fast import FastModel
-from .models import gluon_model
+from .models import GluonModel, gluon_model
 
 
 def scratch_model(spec, vocab_size, ctx):
@@ -35,6 +37,22 @@ def build_model(spec, vocab_size, ctx, fast=False):
         return FastModel(spec, vocab_size, ctx)
     scratch = scratch_model(spec, vocab_size, ctx)
     return FastModel(spec, vocab_size, ctx, scratch) if fast else scratch
+
+
+def draw_uniform(model):
+    """Prepare a fresh ``model`` for training with every weight drawn from
+    U(-a, a), a = 1/sqrt(num_hiddens), biases zero: PyTorch's start for
+    recurrent layers (it draws the biases too). The book's N(0, 0.01^2) is
+    too small for a 2-layer tanh RNN with an embedding: its signal dies on
+    the way and it stays at the unigram level."""
+    a = model.spec.num_hiddens ** -0.5
+    if isinstance(model, GluonModel):  # its shapes are known at 1st call
+        return model.prepare(initializer=init.Uniform(a))
+    model.load_state_dict({
+        name: nd.random.uniform(-a, a, shape=w.shape, ctx=w.context)
+        if w.ndim == 2 else nd.zeros(w.shape, ctx=w.context)
+        for name, w in model.state_dict().items()})
+    return model
 
 
 def restore(path, ctx, fast=False):

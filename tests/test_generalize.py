@@ -18,8 +18,8 @@ from d2l_ch6.data import UNK, build_vocab, load_corpus, split_corpus
 from d2l_ch6.errors import BadInput
 from d2l_ch6.models import GluonModel, ModelSpec
 from d2l_ch6.predict import predict
-from d2l_ch6.train import Hyper, Updater, fit, train_step
-from d2l_ch6.zoo import build_model, restore
+from d2l_ch6.train import Hyper, Updater, fit, seed_all, train_step
+from d2l_ch6.zoo import build_model, draw_uniform, restore
 
 V, H, E, B, T = 13, 8, 5, 4, 6
 
@@ -226,6 +226,58 @@ def test_bad_training_settings_say_what_to_do():
     with pytest.raises(BadInput, match='validation split'):
         fit(None, [0, 1] * 100, 'ab', {'a': 0, 'b': 1}, Hyper(patience=2),
             ctx=mx.cpu())
+
+
+# -- the recipe's start -----------------------------------------------------
+
+@pytest.mark.parametrize('impl', ['scratch', 'gluon'])
+def test_draw_uniform_draws_the_weights_and_zeros_the_biases(impl, ctx):
+    h = 64
+    model = draw_uniform(build_model(ModelSpec(impl, 'lstm', h, 2,
+                                               dropout=0.3, embed_size=E),
+                                     V, ctx))
+    state = model.begin_state(B)  # it runs (and Gluon's shapes are known)
+    with autograd.predict_mode():
+        out, _ = model(X_of((B, T), ctx), state)
+    assert out.shape == (T * B, V) and np.isfinite(out.asnumpy()).all()
+    a = h ** -0.5
+    kinds = collections.Counter()
+    for name, w in model.state_dict().items():
+        w = w.asnumpy()
+        kinds[w.ndim] += 1
+        if w.ndim == 2:  # U(-a, a): within a, reaching it, std a/sqrt(3)
+            assert 0.9 * a < np.abs(w).max() <= a, name
+            if w.size > 1000:
+                assert w.std() == pytest.approx(a / 3 ** 0.5, rel=0.1)
+        else:
+            assert not w.any(), name
+    assert kinds[2] and kinds[1]
+
+
+def test_the_recipes_start_lets_the_plain_rnn_learn(ctx):
+    """Under the book's N(0, 0.01^2) the recipe's 2-layer tanh RNN stays at
+    the unigram level; from draw_uniform's start it learns."""
+    corpus_indices, char_to_idx, idx_to_char, vocab_size = load_corpus(
+        'timemachine', 30000, lower=True, min_freq=2)
+    counts = np.bincount(corpus_indices, minlength=vocab_size)
+    p = counts[counts > 0] / counts.sum()
+    unigram = float(np.exp(-(p * np.log(p)).sum()))
+    recipe = heldout.RECIPES['timemachine']
+    hp = replace(recipe.hyper(('the ',)), num_epochs=3, pred_period=3,
+                 patience=None, lr_decay=None)
+    ppl = {}
+    for start in ('normal', 'uniform'):
+        seed_all(0)
+        model = build_model(recipe.spec('rnn', 'gluon'), vocab_size, ctx)
+        if start == 'uniform':
+            draw_uniform(model)
+        else:
+            model.prepare()
+        ppl[start] = fit(model, corpus_indices, idx_to_char, char_to_idx,
+                         hp, ctx=ctx, log=lambda *a: None,
+                         random_offset=True).perplexity[-1]
+    assert ppl['normal'] > 0.95 * unigram, (ppl, unigram)
+    assert ppl['uniform'] < 0.7 * unigram, (ppl, unigram)
 
 
 # -- early stopping and the learning-rate cut ------------------------------
