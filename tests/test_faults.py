@@ -168,11 +168,18 @@ def test_mxnet_errors_are_their_meaningful_line(capsys):
 
 # -- signals ------------------------------------------------------------------
 
+def _default_stop_signals():
+    # as from a terminal, however pytest was started (nohup ignores SIGHUP,
+    # a background job SIGINT, and a child inherits that)
+    for s in cli.STOP_SIGNALS:
+        signal.signal(s, signal.SIG_DFL)
+
+
 def start(sandbox, *args):
     return subprocess.Popen([sys.executable, '-m', 'd2l_ch6', *args],
                             cwd=str(sandbox['work']), env=sandbox['env'],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+                            text=True, preexec_fn=_default_stop_signals)
 
 
 @pytest.mark.parametrize('signame, status, says', [
