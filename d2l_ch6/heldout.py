@@ -144,11 +144,7 @@ def train_network(label, spec, hp, data, train, valid, heldout, ctx, args,
     ``curve``."""
     _, char_to_idx, idx_to_char, vocab_size = data
     seed_all(args.seed)
-    model = build_model(spec, vocab_size, ctx, fast=True)
-    if init == 'uniform':
-        draw_uniform(model)
-    elif hasattr(model, 'prepare'):
-        model.prepare()
+    model = _started(build_model(spec, vocab_size, ctx, fast=True), init)
     curve = []
 
     def on_epoch_end(epoch, h):  # recorded for the plot, never read
@@ -174,6 +170,17 @@ def train_network(label, spec, hp, data, train, valid, heldout, ctx, args,
                 wall_seconds=wall,
                 train_curve=h.perplexity, heldout_curve=curve,
                 valid_curve=None if valid is heldout else h.valid_perplexity)
+
+
+def _started(model, init):
+    """A fresh ``model`` ready to train from ``init``: 'uniform'
+    (zoo.draw_uniform) or 'normal', the book's N(0, 0.01^2) (a scratch
+    model is built with it; a Gluon one draws it in prepare())."""
+    if init == 'uniform':
+        return draw_uniform(model)
+    if hasattr(model, 'prepare'):
+        model.prepare()
+    return model
 
 
 def _plain(d):
@@ -365,12 +372,8 @@ def tune(names, args, ctx):
             recipe = replace(base, **change)
             hp = _capped(recipe.hyper(_prefixes(args)), args, 2)
             seed_all(args.seed)
-            model = build_model(recipe.spec('lstm', 'gluon'), vocab_size,
-                                ctx)
-            if recipe.init == 'uniform':
-                draw_uniform(model)
-            else:
-                model.prepare()
+            model = _started(build_model(recipe.spec('lstm', 'gluon'),
+                                         vocab_size, ctx), recipe.init)
             start = time.time()
             h = fit(model, fit_part, idx_to_char, char_to_idx, hp, ctx=ctx,
                     valid_indices=valid, log=lambda *a: None,
