@@ -5,6 +5,17 @@ import random
 import shutil
 import socket
 
+# pytest-xdist: the workers share the cores, so each gets its share of the
+# OpenMP threads (set before d2l_ch6 sets its default; the test processes
+# a test starts inherit it)
+_WORKERS = int(os.environ.get('PYTEST_XDIST_WORKER_COUNT', '1'))
+if _WORKERS > 1:
+    _cores = (int(os.environ['OMP_NUM_THREADS'])
+              if os.environ.get('OMP_NUM_THREADS', '').isdigit()
+              else len(os.sched_getaffinity(0))
+              if hasattr(os, 'sched_getaffinity') else os.cpu_count())
+    os.environ['OMP_NUM_THREADS'] = str(max(1, _cores // _WORKERS))
+
 # first: d2l_ch6 restores the numpy aliases mxnet needs (numpy >= 1.24)
 import d2l_ch6 as d2l  # noqa: I001
 from d2l_ch6 import corpus

@@ -20,6 +20,9 @@ import pytest
 
 from d2l_ch6 import corpus
 
+# two trainings of four models at the book's 256 hidden units (1.5 min)
+pytestmark = pytest.mark.slow
+
 BOOK_CELLS = r'''
 import math
 import time

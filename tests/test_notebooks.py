@@ -275,6 +275,7 @@ def _failure(error):
         if len(lines) > 45 else text
 
 
+@pytest.mark.slow  # all ten notebooks, quick mode: about a minute
 @pytest.mark.parametrize('name', NAMES)
 def test_runs_top_to_bottom(executed, name):
     nb, seconds = executed[name]

@@ -4,8 +4,9 @@ Every exercise of the chapter that a run can answer is an experiment with
 an ID (``python -m d2l_ch6.exercises --list``). An experiment runs what it
 needs, prints its table, and states an answer whose words are chosen by the
 measured numbers ('faster' or 'slower' from a ratio, 'diverged at epoch N'
-from the exception), and whether the learner's own answer (the notes in
-``../shared/seed/``, paraphrased) is confirmed or refuted by that run.
+from the exception), and whether the learner's own answer (paraphrased
+from 阿臻's public study notes, 《阿臻的学习笔记》, page 《第六章》 of its
+MXNet part) is confirmed or refuted by that run.
 
 The package: :mod:`.registry` (the registry and the words answers are
 made of), :mod:`.lab` (the corpus, the device, quick mode and the one way

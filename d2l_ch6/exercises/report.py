@@ -21,11 +21,15 @@ import mxnet as mx
 import numpy as np
 
 from .. import cli
-from .._io import check_writable, write_text
+from .._io import write_text
 from ..errors import BadInput
 from ..train import seed_all
 from .lab import QUICK_CHARS, QUICK_EPOCHS, QUICK_SHRINK, make_lab
 from .registry import REGISTRY
+
+# where the learner's answers come from: a public web page, cited by title
+NOTES = ("阿臻's public study notes, 《阿臻的学习笔记》, page 《第六章》 of "
+         "its MXNet part (a GitBook site)")
 
 
 def select(ids):
@@ -127,8 +131,8 @@ def report(results, lab, total_seconds, argv=()):
                 'characters dropped)' % (len(lab.heldout),
                                          lab.heldout_dropped)
                 if lab.heldout else 'none', lab.seed),
-        '- Learner\'s notes: `../shared/seed/` (paraphrased below); every '
-        'verdict is computed from the run it follows.', '',
+        '- Learner\'s notes: %s (paraphrased below); every verdict is '
+        'computed from the run it follows.' % NOTES, '',
         '| ID | verdict on the learner\'s note | run time |',
         '|---|---|---|']
     lines += ['| [%s](#%s) | %s | %.0f s |' % (
@@ -183,8 +187,7 @@ def main(argv=None):
     p.add_argument('--report', metavar='PATH',
                    help='write a Markdown report of the runs')
     args = p.parse_args(argv)
-    if args.report:
-        check_writable(args.report, '--report')
+    cli.check_outputs([('--report', args.report)], args)
     chosen = select(args.ids)
     if args.list:
         for ex in chosen:
