@@ -8,11 +8,17 @@ library below (data, models, training, the fast path, checkpoints, the
 command-line frame), the sections 6.1-6.10 above it in the book's order,
 then the factory (``zoo``), the tools and the exercises.
 """
-from . import _compat  # noqa: F401  (first: before mxnet is imported)
-from . import _env  # noqa: F401  (thread defaults, before mxnet too)
+from . import errors as _errors
+
+_errors.stop_quietly_while_starting()  # Ctrl-C while mxnet loads: one line
+from . import _env  # checked, and thread defaults, before mxnet
+from . import _compat  # before mxnet is imported
+
+if _env.PROBLEMS:
+    _errors.refuse_environment(_env.PROBLEMS)
 
 try:
-    import mxnet  # noqa: F401
+    import mxnet
 except ModuleNotFoundError as e:
     if e.name != 'mxnet':
         raise

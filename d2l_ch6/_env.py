@@ -17,6 +17,13 @@ graph runs its operators in bulks of at most this many per engine push
 (mxnet's default 15); the unrolled graphs of this chapter have thousands
 of small operators, and bulks of 100 made an epoch of the fast scratch
 RNN and LSTM 15-20% shorter. The default here is 100.
+
+Every value the package reads or hands to mxnet is checked here first
+(:data:`PROBLEMS`): mxnet aborts the whole process (SIGABRT, no message
+worth reading) on ``OMP_NUM_THREADS=abc`` or an unknown engine, and
+``D2L_CH6_QUICK=false`` must not mean yes. A wrong value is taken out of
+the environment, so that importing mxnet survives, and the package then
+says which one is wrong (d2l_ch6/__init__.py).
 """
 import os
 
@@ -43,6 +50,54 @@ def physical_cores():
 DEFAULTS = {'MXNET_EXEC_BULK_EXEC_MAX_NODE_TRAIN_FWD': '100',
             'MXNET_EXEC_BULK_EXEC_MAX_NODE_TRAIN_BWD': '100'}
 
+# what the environment may say: a count of threads (or of operators)
+COUNTS = ('OMP_NUM_THREADS', 'MXNET_CPU_WORKER_NTHREADS',
+          'MXNET_EXEC_BULK_EXEC_MAX_NODE_TRAIN_FWD',
+          'MXNET_EXEC_BULK_EXEC_MAX_NODE_TRAIN_BWD')
+ENGINES = ('NaiveEngine', 'ThreadedEngine', 'ThreadedEnginePerDevice')
+SWITCHES = ('D2L_CH6_QUICK', 'D2L_CH6_NO_HOOK')
+YES, NO = ('1', 'true', 'yes', 'on'), ('', '0', 'false', 'no', 'off')
+
+PROBLEMS = []  # one sentence per wrong value, said by d2l_ch6/__init__.py
+
+
+def switch(name):
+    """True if the environment variable ``name`` says yes (1, true, yes,
+    on), False if it is unset or says no (0, false, no, off)."""
+    return os.environ.get(name, '').strip().lower() in YES
+
+
+def _check():
+    """Note every wrong value in PROBLEMS and take it out of the
+    environment."""
+    def wrong(name, why):
+        PROBLEMS.append('%s=%r %s' % (name, os.environ.pop(name), why))
+
+    for name in COUNTS:
+        value = os.environ.get(name)
+        if value is not None and not (value.strip().isdigit()
+                                      and int(value) > 0):
+            wrong(name, 'is not a positive whole number: unset it or give '
+                  'one such as %d' % physical_cores())
+    engine = os.environ.get('MXNET_ENGINE_TYPE')
+    if engine is not None and engine not in ENGINES:
+        wrong('MXNET_ENGINE_TYPE', 'is not an mxnet engine: unset it or '
+              'give one of %s' % ', '.join(ENGINES))
+    for name in SWITCHES:
+        value = os.environ.get(name, '').strip().lower()
+        if value not in YES + NO:
+            wrong(name, 'is neither yes nor no: give 1 or 0')
+    data = os.environ.get('D2L_CH6_DATA')
+    if data and os.path.exists(data) and not os.path.isdir(data):
+        wrong('D2L_CH6_DATA', 'is a file: give the folder that holds the '
+              'corpus files')
+    mirror = os.environ.get('D2L_CH6_MIRROR')
+    if mirror and not mirror.startswith(('http://', 'https://', 'ftp://')):
+        wrong('D2L_CH6_MIRROR', 'is not a URL: give one such as '
+              'https://example.org/d2l-data')
+
+
+_check()
 os.environ.setdefault('OMP_NUM_THREADS', str(physical_cores()))
 for _name, _value in DEFAULTS.items():
     os.environ.setdefault(_name, _value)

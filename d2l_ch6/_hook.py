@@ -53,7 +53,9 @@ def uninstall():
 def install():
     """Add the finder, unless mxnet is imported already or the user
     turned the hook off."""
-    if os.environ.get('D2L_CH6_NO_HOOK', '') not in ('', '0'):
+    # the words of d2l_ch6._env.switch (a wrong value: the package says so)
+    if os.environ.get('D2L_CH6_NO_HOOK', '').strip().lower() in (
+            '1', 'true', 'yes', 'on'):
         return
     if 'mxnet' in sys.modules or not os.path.exists(COMPAT):
         return

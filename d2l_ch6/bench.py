@@ -46,16 +46,18 @@ from functools import partial
 from mxnet import autograd, nd
 
 from . import cli
-from ._io import check_writable, write_text
+from ._io import write_text
 from .bench_report import phase_table, plot, table
 from .cli import positive_int
 from .corpus import CORPORA
-from .data import data_iter_consecutive, load_corpus, num_batches
+from .data import (check_batches, data_iter_consecutive, load_corpus,
+                   num_batches)
 from .device import parse_ctx_list
-from .errors import BadInput, raise_pending_stop
+from .errors import ArgumentParser, BadInput, raise_pending_stop
 from .models import ModelSpec
 from .peer import Peer, peer_version, threads
-from .train import BOOK, LOSS, clip, fit, seed_all, updater
+from .train import (BOOK, LOSS, check_memory, clip, fit, seed_all,
+                    updater)
 from .work import Limits, flops, gathers, products
 from .zoo import build_model
 
@@ -295,7 +297,7 @@ def _models(text):
 
 def parser():
     first = __doc__.strip().split('\n\n')[0]
-    p = argparse.ArgumentParser(prog='python -m d2l_ch6 bench',
+    p = ArgumentParser(prog='python -m d2l_ch6 bench',
                                 description=' '.join(first.split()))
     p.add_argument('--ctx', default='auto',
                    help="cpu, gpu, gpu:N, several (cpu,gpu), or auto (the "
@@ -328,7 +330,7 @@ def parser():
                    help='side of the square product of the limit probe '
                    '(2048)')
     p.add_argument('--quiet', action='store_true', help='no progress bar')
-    p.add_argument('--seed', type=int, default=0, help='(0)')
+    p.add_argument('--seed', type=cli.seed, default=0, help='(0)')
     p.add_argument('--corpus', default='jaychou', metavar='NAME|PATH',
                    help='%s, or a UTF-8 text file of your own' % ' or '.join(
                        sorted(CORPORA)))
@@ -340,9 +342,7 @@ def parser():
 def main(argv=None):
     """Run the benchmark; print the table and return the rows (dicts)."""
     args = parser().parse_args(argv)
-    for flag, path in (('--json', args.json), ('--plot', args.plot)):
-        if path:
-            check_writable(path, flag)
+    cli.check_outputs([('--json', args.json), ('--plot', args.plot)], args)
     ctxs = parse_ctx_list(args.ctx)
     if not ctxs:
         raise BadInput('--ctx names no device: use cpu, gpu or cpu,gpu')
@@ -355,6 +355,12 @@ def main(argv=None):
                                    None if chars == 'all' else chars,
                                    args.data_dir)
                 for chars in args.corpus_chars}
+    for data in datasets.values():  # the book's batches, before work
+        check_batches(len(data[0]), BOOK.batch_size, BOOK.num_steps, False,
+                      'give a longer text (a larger --corpus-chars, or '
+                      'another --corpus)')
+        for h in args.num_hiddens:
+            check_memory(h, data[3], BOOK.batch_size, BOOK.num_steps, 2)
     runs = [(name, replace(MODELS[name][1], num_hiddens=h), chars)
             for chars in args.corpus_chars for h in args.num_hiddens
             for name in args.models]

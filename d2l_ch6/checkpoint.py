@@ -93,6 +93,33 @@ def meta_digest(meta):
                           ).hexdigest()
 
 
+# the first 8 bytes of a file nd.save writes (mxnet's list magic, 0x112)
+MAGIC = (0x112).to_bytes(8, 'little')
+
+
+def is_checkpoint(path):
+    """True if ``path`` looks like a file of :func:`save` (mxnet's array
+    list with our names at its end); cheap: two short reads."""
+    try:
+        with open(path, 'rb') as f:
+            if f.read(8) != MAGIC:
+                return False
+            f.seek(max(0, os.fstat(f.fileno()).st_size - (1 << 20)))
+            tail = f.read()
+    except OSError:
+        return False
+    return b'meta' in tail and b'param:' in tail
+
+
+def check_replaceable(path, flag='--save'):
+    """OutputError if ``path`` holds a file that is not a checkpoint: a
+    checkpoint is only ever written over another one."""
+    if os.path.isfile(path) and not is_checkpoint(path):
+        raise OutputError('%s %s would replace a file that is not a d2l_ch6 '
+                          'checkpoint: name another file (or move that one '
+                          'away)' % (flag, path))
+
+
 class Checkpoint:
     """A loaded checkpoint: ``meta`` (dict), ``arrays`` ({name: NDArray})
     and views of the metadata."""

@@ -1,6 +1,7 @@
 """The command-line frame: the sections, the flags every section shares,
-the options they make, training a model with those options, and the
-runner that turns a user's mistake into one message, not a traceback.
+the options they make and training a model with those options (the
+runner that turns a user's mistake into one message, not a traceback, is
+:func:`d2l_ch6.errors.run`).
 
 Nothing here reads globals set by argparse: a section's ``main(argv)``
 parses its own flags, turns them into an :class:`Options` and a
@@ -9,27 +10,24 @@ parses its own flags, turns them into an :class:`Options` and a
 import argparse
 import os
 import random
-import signal
 import sys
-import warnings
 from dataclasses import dataclass, replace
 from functools import partial
 from typing import Optional
 
-import mxnet as mx
 
-from . import checkpoint
-from ._io import check_writable
+from . import _io, checkpoint
+from ._env import switch
 from .corpus import (CORPORA, default_prefixes, is_builtin,
                      prefixes_from_text)
 from .data import load_corpus, split_corpus
 from .device import parse_ctx
-from .errors import (BadInput, D2LError, Terminated, clear_pending_stop,
-                     mxnet_reason, raise_pending_stop, stop_on_signal)
+from .errors import ArgumentParser, BadInput, Terminated
+from .errors import run  # noqa: F401  (cli.run(main): every command's)
 from .fast import FastModel
 from .models import gluon_model
-from .plots import plot_perplexity
-from .train import BOOK, OPTIMIZERS, Hyper, fit, seed_all
+from .plots import figure_format, plot_perplexity
+from .train import BOOK, OPTIMIZERS, Hyper, check_memory, fit, seed_all
 
 # (number, module, the book's title)
 SECTIONS = [
@@ -51,7 +49,7 @@ QUICK = dict(num_epochs=4, pred_period=2)
 
 def quick():
     """True when D2L_CH6_QUICK asks for a quick run."""
-    return os.environ.get('D2L_CH6_QUICK', '') not in ('', '0')
+    return switch('D2L_CH6_QUICK')
 
 
 def book_hyper(hp=BOOK):
@@ -66,9 +64,38 @@ def positive_int(text):
     return value
 
 
+def seed(text):
+    """A seed numpy takes: a whole number in [0, 2**32)."""
+    value = int(text)
+    if not 0 <= value < 2 ** 32:
+        raise argparse.ArgumentTypeError('must be in [0, 2**32)')
+    return value
+
+
+def nonnegative_int(text):
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError('must be >= 0')
+    return value
+
+
+# what mxnet's operators take: float32's range, without its denormals
+FLOAT32_MAX, FLOAT32_TINY = 3.4028234663852886e38, 1.1754943508222875e-38
+
+
+def nonnegative_float(text):
+    """A float >= 0 that float32 holds (a learning rate, a threshold, a
+    decay): 0, or in [1.2e-38, 3.4e38]."""
+    value = float(text)
+    if not (value == 0 or FLOAT32_TINY <= value <= FLOAT32_MAX):
+        raise argparse.ArgumentTypeError('must be 0 or a number in '
+                                         '[1.2e-38, 3.4e38]')
+    return value
+
+
 def fraction(text):
     value = float(text)
-    if not 0 <= value < 1:
+    if not (value == 0 or FLOAT32_TINY <= value < 1):
         raise argparse.ArgumentTypeError('must be in [0, 1)')
     return value
 
@@ -86,7 +113,7 @@ def parser(module, doc, hp=None, train=True, impl=None):
     trains it both ways.
     """
     title = doc.strip().splitlines()[0]
-    p = argparse.ArgumentParser(
+    p = ArgumentParser(
         prog='python -m d2l_ch6.%s' % module, description=title,
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     g = p.add_argument_group('shared flags')
@@ -100,15 +127,17 @@ def parser(module, doc, hp=None, train=True, impl=None):
                        default=hp.num_steps, help='time steps per example')
         g.add_argument('--batch-size', type=positive_int,
                        default=hp.batch_size, help='examples per batch')
-        g.add_argument('--lr', type=float, default=hp.lr,
+        g.add_argument('--lr', type=nonnegative_float, default=hp.lr,
                        help='learning rate')
-        g.add_argument('--clip', dest='clipping_theta', type=float,
+        g.add_argument('--clip', dest='clipping_theta',
+                       type=nonnegative_float,
                        default=hp.clipping_theta,
                        help='gradient clipping threshold theta; 0: none')
         g.add_argument('--pred-period', type=positive_int,
                        default=hp.pred_period,
                        help='print and predict every N epochs')
-        g.add_argument('--pred-len', type=int, default=hp.pred_len,
+        g.add_argument('--pred-len', type=nonnegative_int,
+                       default=hp.pred_len,
                        help='characters to predict')
         g.add_argument('--prefixes', nargs='+', default=None,
                        help='texts to predict from (default: 分开 不分开, '
@@ -127,12 +156,12 @@ def parser(module, doc, hp=None, train=True, impl=None):
         g.add_argument('--optimizer', choices=OPTIMIZERS,
                        default=hp.optimizer, help='the update (adam: '
                        'beyond the book)')
-        g.add_argument('--wd', type=float, default=hp.wd,
+        g.add_argument('--wd', type=nonnegative_float, default=hp.wd,
                        help='weight decay')
         g.add_argument('--patience', type=positive_int, default=None,
                        help='with --valid-frac: stop after N epochs without '
                        'a better held-out perplexity and keep the best')
-        g.add_argument('--lr-decay', type=float, default=None,
+        g.add_argument('--lr-decay', type=fraction, default=None,
                        metavar='F', help='with --valid-frac: multiply the '
                        'learning rate by F after each epoch without a better '
                        'held-out perplexity')
@@ -156,7 +185,7 @@ def parser(module, doc, hp=None, train=True, impl=None):
         p.add_argument('--embed-size', type=positive_int, default=None,
                        metavar='N', help='beyond the book: an embedding of '
                        'N instead of the one-hot input')
-    g.add_argument('--seed', type=int, default=0,
+    g.add_argument('--seed', type=seed, default=0,
                    help='seeds python, numpy and mxnet')
     g.add_argument('--ctx', default='auto',
                    help="auto (the book's try_gpu), cpu, gpu or gpu:N")
@@ -200,10 +229,33 @@ def options(args):
     checked now, before any work."""
     opts = Options(**{name: getattr(args, name, default) for name, default
                       in vars(Options()).items()})
-    for flag, path in (('--save', opts.save), ('--plot', opts.plot)):
-        if path:
-            check_writable(path, flag)
+    check_outputs([('--save', opts.save), ('--plot', opts.plot)], opts)
     return opts
+
+
+def inputs(opts):
+    """[(flag, path)] of the files a run reads: its corpus file (not a
+    built-in name) and the checkpoint it resumes."""
+    files = [('--resume', getattr(opts, 'resume', None))]
+    corpus = getattr(opts, 'corpus', None)
+    if corpus and not is_builtin(corpus):
+        files.append(('--corpus', corpus))
+    return files
+
+
+def check_outputs(outputs, opts=None):
+    """Before any work, every file a run will write (``[(flag, path)]``):
+    it can be written, it is none of the files the run reads (its corpus,
+    the checkpoint it resumes, compared as real paths), no two are one
+    file, a plot has a format matplotlib writes, and ``--save`` replaces
+    nothing but a checkpoint (``--save`` over ``--resume`` continues it)."""
+    _io.check_outputs(outputs, inputs(opts) if opts is not None else (),
+                      same_ok={('--save', '--resume')})
+    for flag, path in outputs:
+        if path and flag == '--plot':
+            figure_format(path, flag)
+        if path and flag == '--save':
+            checkpoint.check_replaceable(path, flag)
 
 
 def prefixes(args, data=None, log=print):
@@ -248,7 +300,10 @@ def start(args):
     ``args``: (ctx, hp, opts, data), seeded, the corpus loaded."""
     ctx, opts = setup(args), options(args)
     data = load(opts)
-    return ctx, hyper(args, data), opts, data
+    hp = hyper(args, data)
+    check_memory(hp.num_hiddens, data[3], hp.batch_size, hp.num_steps,
+                 getattr(args, 'num_layers', 1), opts.embed_size)
+    return ctx, hp, opts, data
 
 
 def load(opts):
@@ -280,15 +335,29 @@ def train(opts, model, data, hp, ctx, name=None, is_random_iter=False,
     if opts.valid_frac:
         corpus_indices, valid = split_corpus(corpus_indices, opts.valid_frac)
     save_path = run_path(opts.save, name)
+    check_outputs([('--save', save_path)], opts)
     history, start = None, 0
     resume = run_path(opts.resume, name)
+    if resume and name is not None and not os.path.isfile(resume):
+        checkpoint.find(opts.resume)  # an error unless another model's is
+        print('no checkpoint of this model at %s yet: it trains from the '
+              'start' % resume)
+        resume = None
     if resume:
         ckpt = checkpoint.load(resume)
         checkpoint.check_compatible(ckpt, model.spec, idx_to_char)
         model.load_state_dict(ckpt.arrays)
         history, start = ckpt.history(), ckpt.epoch
         random.setstate(_random_state(ckpt.meta['random_state']))
-        print('resuming %s from epoch %d' % (resume, start))
+        if start >= hp.num_epochs:
+            done = ('%s holds epoch %d and --epochs (the total, not the '
+                    'epochs to add) is %d: nothing is left to train'
+                    % (resume, start, hp.num_epochs))
+            if name is None:
+                raise BadInput(done + '; give --epochs above %d' % start)
+            print(done)
+        else:
+            print('resuming %s from epoch %d' % (resume, start))
     if hasattr(model, 'prepare'):
         model.prepare(initialize=not resume)
 
@@ -327,8 +396,11 @@ def train(opts, model, data, hp, ctx, name=None, is_random_iter=False,
             print('%s before the first epoch ended: no checkpoint was '
                   'written' % how, file=sys.stderr)
         raise
-    if save_path:
+    if saved:
         print('checkpoint written to %s' % save_path)
+    elif save_path and start < hp.num_epochs:
+        print('no epoch of this run beat the best held-out perplexity: '
+              'nothing was written to %s' % save_path)
     return history
 
 
@@ -359,6 +431,8 @@ def train_impls(opts, scratch, spec, data, hp, ctx):
 def train_all(opts, models, data, hp, ctx):
     """Train each ``{name: model}`` in turn (a header line each) with
     :func:`train`; return ``{name: History}`` and draw the plot."""
+    names = list(models) if len(models) > 1 else [None]
+    check_outputs([('--save', run_path(opts.save, n)) for n in names], opts)
     histories = {}
     for name, model in models.items():
         print('%s (%s)' % (model.spec.describe(), ctx))
@@ -373,57 +447,3 @@ def plot(opts, histories, title=None):
     if opts.plot:
         plot_perplexity(opts.plot, histories, title or opts.corpus)
         print('plot written to %s' % opts.plot)
-
-
-# Ctrl-C, and what `kill`, `timeout`, a job scheduler or a closing terminal
-# send
-STOP_SIGNALS = [getattr(signal, name)
-                for name in ('SIGINT', 'SIGTERM', 'SIGHUP')
-                if hasattr(signal, name)]
-
-
-def _quiet_stop(print_unraisable, unraisable):
-    """A stop signal's exception dropped in a __del__ is raised again by
-    the training loop: no 'Exception ignored' traceback for it."""
-    if not isinstance(unraisable.exc_value, KeyboardInterrupt):
-        print_unraisable(unraisable)
-
-
-def run(main, argv=None):
-    """Run ``main(argv)`` as a command: a D2LError or an mxnet error is one
-    line on stderr and a non-zero exit; Ctrl-C, SIGTERM and SIGHUP stop it
-    at once and cleanly (a checkpoint being written is left as it was),
-    with the conventional status 130, 143 and 129."""
-    # a warning (e.g. a corpus copy with the wrong sha1) is one line too
-    warnings.formatwarning = lambda message, *args, **kwargs: \
-        'warning: %s\n' % message
-    # a signal ignored at start (SIGHUP under nohup, SIGINT in a background
-    # job) stays ignored
-    previous = {s: signal.signal(s, stop_on_signal) for s in STOP_SIGNALS
-                if signal.getsignal(s) is not signal.SIG_IGN}
-    print_unraisable = sys.unraisablehook
-    sys.unraisablehook = partial(_quiet_stop, print_unraisable)
-    try:
-        main(argv)
-        raise_pending_stop()  # one that landed in a __del__ after the loop
-    except D2LError as e:
-        print('error: %s' % e, file=sys.stderr)
-        sys.exit(e.exit_code)
-    except mx.base.MXNetError as e:
-        print('error: mxnet failed: %s' % mxnet_reason(e), file=sys.stderr)
-        sys.exit(1)
-    except Terminated as e:
-        print('stopped by %s' % e.name, file=sys.stderr)
-        sys.exit(128 + e.signum)
-    except KeyboardInterrupt:
-        print('interrupted', file=sys.stderr)
-        sys.exit(130)
-    except BrokenPipeError:  # e.g. `python -m d2l_ch6 6.3 | head`
-        sys.stderr.close()
-        sys.exit(0)
-    finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)
-        sys.unraisablehook = print_unraisable
-        clear_pending_stop()
-    return 0

@@ -21,16 +21,19 @@ import codecs
 import collections
 import contextlib
 import io
+import lzma
 import os
 import shutil
 import sys
 import tempfile
 import warnings
 import zipfile
+import zlib
 
 from mxnet.gluon import utils as gutils
 
-from .errors import BadInput, CorpusError
+from ._io import remove_stale, temp_prefix
+from .errors import ArgumentParser, BadInput, CorpusError
 
 Corpus = collections.namedtuple('Corpus',
                                 'file sha1 url member lower prefixes')
@@ -102,7 +105,8 @@ def download(name, dest_dir=None):
     path = os.path.join(dest_dir, c.file)
     # a private folder beside the target: whatever gluon's download leaves
     # there (its own <file>.<uuid> when a transfer breaks) goes with it
-    part_dir = tempfile.mkdtemp(prefix='.%s.part-' % c.file, dir=dest_dir)
+    remove_stale(dest_dir, c.file)  # what a killed download left
+    part_dir = tempfile.mkdtemp(prefix=temp_prefix(c.file), dir=dest_dir)
     tmp = os.path.join(part_dir, c.file)
     try:
         print('downloading %s from %s' % (c.file, corpus_url(name)),
@@ -204,15 +208,24 @@ def read_corpus(name='jaychou', data_dir=None, num_chars=None, lower=None):
 
 
 CHUNK = 1 << 20  # bytes read at a time from a user's file
+ZIP_MAGIC = (b'PK\x03\x04', b'PK\x05\x06')
+# a byte-order mark names its encoding (UTF-32's before UTF-16's: FF FE
+# starts both)
+BOMS = ((codecs.BOM_UTF32_LE, 'utf-32'), (codecs.BOM_UTF32_BE, 'utf-32'),
+        (codecs.BOM_UTF8, 'utf-8-sig'), (codecs.BOM_UTF16_LE, 'utf-16'),
+        (codecs.BOM_UTF16_BE, 'utf-16'))
+# what a damaged or unusual zip member raises while it is read: a bad
+# CRC (BadZipFile), damaged deflate data (zlib.error), a password
+# (RuntimeError), an unknown compression (NotImplementedError), a cut
+# stream (EOFError), damaged bzip2/lzma data (OSError, LZMAError)
+ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, RuntimeError,
+              NotImplementedError, EOFError, OSError, lzma.LZMAError)
 
 
-def _text_member(path):
-    """The one text file inside the zip ``path``."""
-    try:
-        with zipfile.ZipFile(path) as zin:
-            members = [m for m in zin.infolist() if not m.is_dir()]
-    except zipfile.BadZipFile as e:
-        raise CorpusError('cannot read %s: %s' % (path, e)) from None
+def _one_member(zin, path):
+    """The one file inside the open zip ``zin`` (CorpusError if it holds
+    none, several or an encrypted one)."""
+    members = [m for m in zin.infolist() if not m.is_dir()]
     if len(members) != 1:
         raise CorpusError(
             '%s holds %s: a corpus zip must hold exactly one text file%s'
@@ -221,31 +234,63 @@ def _text_member(path):
                 ', ...' if len(members) > 4 else ''),
                '' if not members else '; zip just one, or unzip it and '
                'give the file'))
-    return members[0].filename
-
-
-def _is_zip(path):
-    """True if ``path`` starts as a zip archive does (its magic bytes)."""
-    with open(path, 'rb') as f:
-        return f.read(4) in (b'PK\x03\x04', b'PK\x05\x06')
+    if members[0].flag_bits & 0x1:
+        raise CorpusError('%s holds %s encrypted: unzip it with its '
+                          'password and give the text file'
+                          % (path, members[0].filename))
+    return members[0]
 
 
 @contextlib.contextmanager
 def _open_bytes(path):
-    """A binary stream of a user's file, or of the one file of a zip."""
-    if _is_zip(path):
-        member = _text_member(path)
-        with zipfile.ZipFile(path) as zin, zin.open(member) as f:
-            yield f
-    else:
-        with open(path, 'rb') as f:
-            yield f
+    """A binary stream of a user's file, or of the one file of a zip. The
+    file is opened once, so a pipe (``<(cat file)``, a FIFO) loses nothing:
+    its first bytes are peeked at, not read away."""
+    with open(path, 'rb') as raw:
+        if raw.peek(4)[:4] not in ZIP_MAGIC:
+            yield raw
+            return
+        # zipfile seeks; a pipe's zip is read into memory first
+        source = raw if raw.seekable() else io.BytesIO(raw.read())
+        try:
+            with zipfile.ZipFile(source) as zin:
+                with zin.open(_one_member(zin, path)) as f:
+                    yield f
+        except zipfile.BadZipFile as e:  # its directory: before any read
+            raise CorpusError('%s is a damaged zip (%s): zip the text '
+                              'again, or give the text file' % (path, e)
+                              ) from None
 
 
-def read_text(path, num_chars=None, lower=False):
-    """The text of a user's UTF-8 file (or of the one file of a .zip) with
-    the book's preprocessing; with ``num_chars``, reading stops once it has
-    them. CorpusError for a file that cannot serve as a corpus."""
+def _encoding(head, path):
+    """The codec of a file that starts with the bytes ``head``: the one its
+    byte-order mark names, else UTF-8 (its BOM, if any, is dropped). A
+    file with NUL bytes and no BOM is refused: UTF-16 without a BOM (said
+    as such) or binary."""
+    for bom, codec in BOMS:
+        if head.startswith(bom):
+            return codec
+    nul = head.find(b'\0')
+    if nul >= 0:
+        even, odd = head[0::2].count(0), head[1::2].count(0)
+        if len(head) >= 8 and max(even, odd) >= len(head) // 4 \
+                and min(even, odd) == 0:
+            raise CorpusError(
+                '%s looks like UTF-16 without a byte-order mark: convert '
+                'it first (e.g. iconv -f UTF-16%s -t UTF-8)'
+                % (path, 'LE' if odd else 'BE'))
+        raise CorpusError('%s is a binary file, not text (a NUL byte at '
+                          'offset %d): give a UTF-8 text file' % (path, nul))
+    return 'utf-8-sig'
+
+
+def text_chunks(path, lower=False):
+    """The text of a user's file (UTF-8, or UTF-16/32 with a byte-order
+    mark; or the one file of a .zip), chunk by chunk, with the book's
+    preprocessing: newlines and carriage returns to spaces, lower case if
+    asked. A file cut inside its last character yields all but that
+    character, with a warning. CorpusError for a file that cannot serve
+    (not found, a folder, binary, not UTF-8, a damaged zip)."""
     if not os.path.exists(path):
         raise CorpusError(
             'no corpus %r: not a built-in corpus (%s) and no such file'
@@ -253,41 +298,73 @@ def read_text(path, num_chars=None, lower=False):
     if os.path.isdir(path):
         raise CorpusError('%s is a folder: give a text file (or a .zip '
                           'holding one) as --corpus' % path)
-    decoder = codecs.getincrementaldecoder('utf-8-sig')()
-    chunks, n, offset = [], 0, 0  # characters kept, bytes read
     try:
         with _open_bytes(path) as f:
-            while num_chars is None or n < num_chars:
-                raw = f.read(CHUNK)
-                pending = len(decoder.getstate()[0])
-                nul = raw.find(b'\0')
-                if nul >= 0:
-                    raise CorpusError(
-                        '%s is a binary file, not text (a NUL byte at '
-                        'offset %d): give a UTF-8 text file' % (
-                            path, offset + nul))
-                try:
-                    text = decoder.decode(raw, final=not raw)
-                except UnicodeDecodeError as e:
-                    at = offset - pending + e.start
-                    raise CorpusError(
-                        '%s is not UTF-8 text: the byte 0x%02x at offset %d '
-                        'cannot be decoded. Convert it first (e.g. iconv -f '
-                        'GB18030 -t UTF-8)' % (path, e.object[e.start], at)
-                    ) from None
-                offset += len(raw)
-                text = text.replace('\n', ' ').replace('\r', ' ')
-                if lower:
-                    text = text.lower()
-                if num_chars is not None:
-                    text = text[:num_chars - n]
-                chunks.append(text)
-                n += len(text)
-                if not raw:
-                    break
-    except OSError as e:
-        raise CorpusError('cannot read %s: %s' % (
-            path, e.strerror or e)) from None
+            yield from _decoded(f, path, lower)
+    except CorpusError:
+        raise
+    except ZIP_ERRORS as e:
+        if isinstance(e, OSError) and not isinstance(e, zipfile.BadZipFile) \
+                and e.errno is not None:  # the file itself, not the zip
+            raise CorpusError('cannot read %s: %s' % (
+                path, e.strerror or e)) from None
+        raise CorpusError('%s is a damaged zip (%s: %s): zip the text again, '
+                          'or give the text file'
+                          % (path, type(e).__name__, e)) from None
+
+
+def _decoded(f, path, lower):
+    """The decoded, preprocessed chunks of the binary stream ``f``."""
+    decoder, offset, utf8 = None, 0, True  # bytes read
+    while True:
+        raw = f.read(CHUNK)
+        if decoder is None:
+            codec = _encoding(raw[:CHUNK], path)
+            decoder = codecs.getincrementaldecoder(codec)()
+            utf8 = codec.startswith('utf-8')
+        elif utf8:
+            nul = raw.find(b'\0')
+            if nul >= 0:
+                raise CorpusError(
+                    '%s is a binary file, not text (a NUL byte at offset '
+                    '%d): give a UTF-8 text file' % (path, offset + nul))
+        pending = len(decoder.getstate()[0])
+        try:
+            text = decoder.decode(raw, final=not raw)
+        except UnicodeDecodeError as e:
+            if not raw:  # the last bytes end inside a character
+                warnings.warn('%s ends inside a character (a cut file?): '
+                              'its last %d byte(s) are left out'
+                              % (path, len(e.object)), stacklevel=3)
+                return
+            at = offset - pending + e.start
+            raise CorpusError(
+                '%s is not %s text: the byte 0x%02x at offset %d cannot be '
+                'decoded. Convert it first (e.g. iconv -f GB18030 -t UTF-8 '
+                'for Chinese text)' % (path, 'UTF-8' if utf8 else
+                                       codec.upper(), e.object[e.start], at)
+            ) from None
+        offset += len(raw)
+        text = text.replace('\n', ' ').replace('\r', ' ')
+        yield text.lower() if lower else text
+        if not raw:
+            return
+
+
+def read_text(path, num_chars=None, lower=False):
+    """The text of a user's file (see :func:`text_chunks`) with the book's
+    preprocessing; with ``num_chars``, reading stops once it has them.
+    CorpusError for a file that cannot serve as a corpus."""
+    chunks, n = [], 0
+    reader = text_chunks(path, lower)
+    for text in reader:
+        if num_chars is not None:
+            text = text[:num_chars - n]
+        chunks.append(text)
+        n += len(text)
+        if num_chars is not None and n >= num_chars:
+            reader.close()  # the file too
+            break
     text = ''.join(chunks)  # the text once (and its chunks, until now)
     del chunks
     if not text or text.isspace():
@@ -299,8 +376,7 @@ def read_text(path, num_chars=None, lower=False):
 def main(argv=None):
     """``python -m d2l_ch6 corpus``: find (or fetch) the built-in corpora
     and print where they are."""
-    import argparse
-    argparse.ArgumentParser(
+    ArgumentParser(
         prog='python -m d2l_ch6 corpus',
         description='find or download the built-in corpora').parse_args(argv)
     for name in CORPORA:

@@ -84,20 +84,24 @@ def num_batches(corpus_len, batch_size, num_steps, is_random_iter):
     return (corpus_len // batch_size - 1) // num_steps
 
 
-def check_batches(corpus_len, batch_size, num_steps, is_random_iter):
-    """BadInput unless the sampler yields at least one batch; return the
+def check_batches(corpus_len, batch_size, num_steps, is_random_iter,
+                  advice='lower --batch-size or --num-steps, or use more of '
+                  'the corpus'):
+    """BadInput unless the sampler yields at least one batch (the message
+    ends with ``advice``: what the command's user can change); return the
     number of batches."""
     if num_steps <= 0 or batch_size <= 0:
         raise BadInput('batch_size and num_steps must be positive (got %d '
                        'and %d)' % (batch_size, num_steps))
     n = num_batches(corpus_len, batch_size, num_steps, is_random_iter)
     if n < 1:
+        needed = batch_size * num_steps + 1 if is_random_iter \
+            else batch_size * (num_steps + 1)
         raise BadInput(
             '%s sampling of a corpus of %d tokens with batch_size=%d and '
-            'num_steps=%d yields no batch at all: lower --batch-size or '
-            '--num-steps, or use more of the corpus'
+            'num_steps=%d yields no batch at all (it needs %d tokens): %s'
             % ('random' if is_random_iter else 'consecutive', corpus_len,
-               batch_size, num_steps))
+               batch_size, num_steps, needed, advice))
     return n
 
 
@@ -190,9 +194,16 @@ def data_iter_consecutive(corpus_indices, batch_size, num_steps, ctx=None,
 
 
 def split_corpus(corpus_indices, valid_frac):
-    """(train, valid): the last ``valid_frac`` of the corpus is held out."""
+    """(train, valid): the last ``valid_frac`` of the corpus is held out
+    (``valid_frac=0``: none). A held-out part needs at least 2 tokens: its
+    first one is read, the next ones predicted."""
     if not 0 <= valid_frac < 1:
         raise BadInput('valid_frac must be in [0, 1), got %r' % valid_frac)
     n_valid = int(round(len(corpus_indices) * valid_frac))
+    if valid_frac and n_valid < 2:
+        raise BadInput('--valid-frac %g holds out %d of the %d characters: '
+                       'a held-out text needs at least 2 (raise --valid-frac'
+                       ', or leave it out)' % (valid_frac, n_valid,
+                                              len(corpus_indices)))
     cut = len(corpus_indices) - n_valid
     return corpus_indices[:cut], corpus_indices[cut:]

@@ -1,7 +1,16 @@
-"""Errors a user can cause and fix; the command line prints their message
-without a traceback."""
+"""Errors a user can cause and fix, and the runner of every command
+(:func:`run`), which prints their message as one line, without a
+traceback, and stops cleanly on Ctrl-C, SIGTERM and SIGHUP. Imported
+before numpy and mxnet (it imports neither at the top), so that a Ctrl-C
+while they load is one line too."""
+import argparse
+import errno
+import os
 import re
 import signal
+import sys
+import warnings
+from functools import partial
 
 
 class D2LError(Exception):
@@ -97,3 +106,133 @@ def mxnet_reason(error):
     meaningful = [line for line in lines if not line.startswith(frames)]
     # '[10:11:12] src/x.cc:9: message' then 'Stack trace:' and its frames
     return meaningful[0] if meaningful else type(error).__name__
+
+
+def from_command_line():
+    """True while ``python -m d2l_ch6[.module]`` or the ``d2l-ch6`` script
+    imports the package (Python sets ``sys.argv[0]`` to '-m' until the
+    module is found)."""
+    argv0 = sys.argv[0] if sys.argv else ''
+    return argv0 == '-m' or os.path.basename(argv0) == 'd2l-ch6'
+
+
+def _exit_while_starting(signum, frame=None):
+    sys.stderr.write('interrupted\n' if signum == signal.SIGINT
+                     else 'stopped by %s\n' % signal.Signals(signum).name)
+    sys.stderr.flush()
+    os._exit(128 + signum)  # nothing to save yet; no traceback of imports
+
+
+def stop_quietly_while_starting():
+    """On the command line, a stop signal that comes while numpy and mxnet
+    are still being imported ends the process with one line and the
+    conventional status (130 for Ctrl-C); the command's runner
+    (``cli.run``) then takes the signals over. A signal ignored at start
+    (``nohup``) stays ignored."""
+    if not from_command_line():
+        return
+    for name in ('SIGINT', 'SIGTERM', 'SIGHUP'):
+        signum = getattr(signal, name, None)
+        if signum is not None and signal.getsignal(signum) \
+                is not signal.SIG_IGN:
+            signal.signal(signum, _exit_while_starting)
+
+
+def refuse_environment(problems):
+    """The environment holds values mxnet or d2l_ch6 cannot use: on the
+    command line one line and exit status 2, else BadInput."""
+    message = 'the environment is wrong: ' + '; '.join(problems)
+    if from_command_line():
+        sys.stderr.write('error: %s\n' % message)
+        sys.exit(2)
+    raise BadInput(message)
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse's parser whose mistakes are one line, as every other error
+    of the command line: ``error: PROG: what is wrong (PROG --help lists
+    the flags)``, exit status 2, without the usage block."""
+
+    def error(self, message):
+        self.exit(2, 'error: %s: %s (%s --help lists the flags)\n'
+                  % (self.prog, message, self.prog))
+
+
+# Ctrl-C, and what `kill`, `timeout`, a job scheduler or a closing terminal
+# send
+STOP_SIGNALS = [getattr(signal, name)
+                for name in ('SIGINT', 'SIGTERM', 'SIGHUP')
+                if hasattr(signal, name)]
+
+
+def _quiet_stop(print_unraisable, unraisable):
+    """A stop signal's exception dropped in a __del__ is raised again by
+    the training loop: no 'Exception ignored' traceback for it."""
+    if not isinstance(unraisable.exc_value, KeyboardInterrupt):
+        print_unraisable(unraisable)
+
+
+# what writing the standard output to a full or broken disk raises
+OUTPUT_ERRNOS = {errno.ENOSPC, errno.EFBIG, errno.EIO, errno.EROFS,
+                 getattr(errno, 'EDQUOT', errno.ENOSPC)}
+
+
+def _drop_stdout():
+    """Point the standard output at the null device: what is left in its
+    buffer must not fail again, as a traceback, when Python exits."""
+    try:
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, sys.stdout.fileno())
+        os.close(null)
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
+def run(main, argv=None):
+    """Run ``main(argv)`` as a command: a D2LError or an mxnet error is one
+    line on stderr and a non-zero exit; Ctrl-C, SIGTERM and SIGHUP stop it
+    at once and cleanly (a checkpoint being written is left as it was),
+    with the conventional status 130, 143 and 129."""
+    from mxnet.base import MXNetError  # imported by now (not at the top:
+    # this module is loaded before mxnet, to catch a Ctrl-C during import)
+    # a warning (e.g. a corpus copy with the wrong sha1) is one line too
+    warnings.formatwarning = lambda message, *args, **kwargs: \
+        'warning: %s\n' % message
+    # a signal ignored at start (SIGHUP under nohup, SIGINT in a background
+    # job) stays ignored
+    previous = {s: signal.signal(s, stop_on_signal) for s in STOP_SIGNALS
+                if signal.getsignal(s) is not signal.SIG_IGN}
+    print_unraisable = sys.unraisablehook
+    sys.unraisablehook = partial(_quiet_stop, print_unraisable)
+    try:
+        main(argv)
+        raise_pending_stop()  # one that landed in a __del__ after the loop
+        sys.stdout.flush()  # a full disk under `> out.txt` shows here
+    except D2LError as e:
+        print('error: %s' % e, file=sys.stderr)
+        sys.exit(e.exit_code)
+    except MXNetError as e:
+        print('error: mxnet failed: %s' % mxnet_reason(e), file=sys.stderr)
+        sys.exit(1)
+    except Terminated as e:
+        print('stopped by %s' % e.name, file=sys.stderr)
+        sys.exit(128 + e.signum)
+    except KeyboardInterrupt:
+        print('interrupted', file=sys.stderr)
+        sys.exit(130)
+    except BrokenPipeError:  # e.g. `python -m d2l_ch6 6.3 | head`
+        sys.stderr.close()
+        sys.exit(0)
+    except OSError as e:  # printing to a full disk (`> /dev/full`)
+        if e.errno not in OUTPUT_ERRNOS:
+            raise
+        _drop_stdout()
+        print('error: cannot write the output: %s' % (e.strerror or e),
+              file=sys.stderr)
+        sys.exit(2)
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+        sys.unraisablehook = print_unraisable
+        clear_pending_stop()
+    return 0

@@ -9,31 +9,30 @@ import argparse
 
 from . import cli
 from .device import parse_ctx
+from .errors import ArgumentParser
 from .predict import greedy, predict, sampler
 from .zoo import restore
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(
+    p = ArgumentParser(
         prog='python -m d2l_ch6 generate', description=__doc__.split('\n')[0],
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument('checkpoint', help='a file written by --save')
     p.add_argument('--prefix', default=None,
                    help="the text to continue (default: the checkpoint's "
                    'first training prefix)')
-    p.add_argument('--length', type=int, default=100,
+    p.add_argument('--length', type=cli.nonnegative_int, default=100,
                    help='characters to write after the prefix')
     p.add_argument('--temperature', type=float, default=None,
                    help='sample from softmax(outputs / T) instead of argmax')
     p.add_argument('--top-k', type=int, default=None,
                    help='sample among the K most likely characters only')
-    p.add_argument('--seed', type=int, default=None,
+    p.add_argument('--seed', type=cli.seed, default=None,
                    help='seed of the sampling')
     p.add_argument('--ctx', default='auto',
                    help="auto (the book's try_gpu), cpu, gpu or gpu:N")
     args = p.parse_args(argv)
-    if args.length < 0:
-        p.error('--length must be >= 0')
     model, ckpt = restore(args.checkpoint, parse_ctx(args.ctx))
     prefix = args.prefix or ckpt.meta['hyper']['prefixes'][0]
     if args.temperature is None and args.top_k is None:

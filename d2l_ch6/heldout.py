@@ -32,9 +32,9 @@ from dataclasses import asdict, dataclass, replace
 from typing import Optional
 
 from . import cli, lang_model
-from ._io import atomic_path, check_writable
+from ._io import atomic_path
 from .corpus import default_prefixes, is_builtin
-from .data import load_corpus, num_batches, split_corpus
+from .data import check_batches, load_corpus, num_batches, split_corpus
 from .models import ModelSpec
 from .plots import new_figure, save_figure
 from .train import BOOK, BOOK_GATED, Hyper, evaluate_perplexity, fit, \
@@ -183,6 +183,9 @@ def _started(model, init):
     return model
 
 
+TOO_SHORT = 'give a longer text (--num-chars all, or a longer file)'
+
+
 def _plain(d):
     return {k: list(v) if isinstance(v, tuple) else v for k, v in d.items()}
 
@@ -205,6 +208,8 @@ def networks(names, recipe_name, recipe, data, train, heldout, ctx, args,
                 hp = book_schedule(replace(cli.book_hyper(book_hp),
                                            prefixes=prefixes),
                                    len(train), args.valid_frac)
+                check_batches(len(train), hp.batch_size, hp.num_steps, False,
+                              TOO_SHORT)
                 row = train_network(label, spec, hp, data, train, heldout,
                                     heldout, ctx, args)
                 v = row['heldout_curve']  # looked at, so only reported
@@ -212,6 +217,9 @@ def networks(names, recipe_name, recipe, data, train, heldout, ctx, args,
                 row['best_heldout_epoch'] = v.index(min(v)) + 1
             else:
                 hp = _capped(recipe.hyper(prefixes), args, 3)
+                # its random offset drops up to num_steps - 1 tokens
+                check_batches(len(fit_part) - hp.num_steps + 1,
+                              hp.batch_size, hp.num_steps, False, TOO_SHORT)
                 row = train_network(label, recipe.spec(cell, impl), hp, data,
                                     fit_part, valid, heldout, ctx, args,
                                     random_offset=True, init=recipe.init)
@@ -425,9 +433,7 @@ def main(argv=None):
     p.add_argument('--plot', metavar='PATH', help='per-epoch curves (PNG)')
     p.add_argument('--quiet', action='store_true', help='no progress bar')
     args = p.parse_args(argv)
-    for flag, path in (('--json', args.json), ('--plot', args.plot)):
-        if path:
-            check_writable(path, flag)
+    cli.check_outputs([('--json', args.json), ('--plot', args.plot)], args)
     ctx = cli.setup(args)
     names = [c.strip() for c in args.corpus.split(',') if c.strip()]
     if args.tune:

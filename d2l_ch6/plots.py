@@ -1,6 +1,27 @@
-"""PNG plots a person can open (matplotlib's Agg canvas: no display and no
-pyplot state needed), written whole or not at all."""
+"""Plots a person can open (matplotlib's Agg canvas: no display and no
+pyplot state needed), written whole or not at all: PNG, or the format
+the file's name asks for (.pdf, .svg, ...)."""
+import os
+
 from ._io import atomic_path
+from .errors import OutputError
+
+
+def figure_format(path, flag='--plot'):
+    """The format matplotlib writes ``path`` in: its suffix's (png, pdf,
+    svg, jpg, ...), PNG for a name without one; OutputError for a suffix
+    matplotlib cannot write (checked before any work)."""
+    suffix = os.path.splitext(path)[1][1:].lower()
+    if not suffix:
+        return 'png'
+    from matplotlib.backend_bases import FigureCanvasBase
+    formats = FigureCanvasBase.get_supported_filetypes()
+    if suffix not in formats:
+        raise OutputError('cannot write %s %s: matplotlib writes no .%s '
+                          'files; name a .png (or .%s) file'
+                          % (flag, path, suffix, ', .'.join(
+                              f for f in sorted(formats) if f != 'png')))
+    return suffix
 
 
 def new_figure(figsize=(6.4, 4)):
@@ -13,10 +34,11 @@ def new_figure(figsize=(6.4, 4)):
 
 
 def save_figure(fig, path):
-    """Write ``fig`` to ``path`` as a PNG (folders created) and return it."""
+    """Write ``fig`` to ``path`` in the format its name asks for (PNG
+    without a suffix; folders created) and return it."""
     fig.tight_layout()
     with atomic_path(path) as tmp:
-        fig.savefig(tmp, format='png', dpi=100)
+        fig.savefig(tmp, format=figure_format(path), dpi=100)
     return path
 
 

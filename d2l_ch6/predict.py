@@ -7,7 +7,7 @@ book (``generate --temperature/--top-k``).
 import numpy as np
 
 from .data import UNK
-from .errors import BadInput
+from .errors import BadInput, raise_pending_stop
 
 
 def check_prefix(prefix, char_to_idx):
@@ -61,6 +61,7 @@ def generate(step, state, prefix, num_chars, idx_to_char, char_to_idx,
     unk = char_to_idx.get(UNK)
     output = [char_to_idx.get(prefix[0], unk)]
     for t in range(num_chars + len(prefix) - 1):
+        raise_pending_stop()  # a Ctrl-C that landed in a __del__
         Y, state = step(output[-1], state)
         if t < len(prefix) - 1:
             output.append(char_to_idx.get(prefix[t + 1], unk))

@@ -16,6 +16,7 @@ next to the fix:
   run stops with :class:`TrainingDiverged`, naming the epoch.
 """
 import math
+import os
 import random
 import sys
 import time
@@ -90,6 +91,39 @@ OPTIMIZERS = ('sgd', 'adam')
 
 BOOK = Hyper()  # 6.4 and 6.5
 BOOK_GATED = Hyper(num_epochs=160, pred_period=40)  # 6.7 and 6.8
+
+
+def memory_needed(num_hiddens, vocab_size, batch_size, num_steps,
+                  num_layers=1, embed_size=None, num_directions=2, gates=4):
+    """Bytes a model of these sizes needs to train, at most: float32
+    weights with their gradients and Adam's two moments, and a batch's
+    activations with their gradients (by default the largest cell, an
+    LSTM's four gates, in two directions)."""
+    h, D, g, V = num_hiddens, num_directions, gates, vocab_size
+    first = embed_size or V  # what the first layer reads
+    params = D * g * h * (first + h + 2) \
+        + (num_layers - 1) * D * g * h * (D * h + h + 2) \
+        + V * (D * h + 1) + V * (embed_size or 0)
+    activations = batch_size * num_steps * (
+        3 * num_layers * D * (g + 2) * h + 3 * V)
+    return 4 * (4 * params + activations)
+
+
+def check_memory(*args, **kwargs):
+    """BadInput if :func:`memory_needed` is over half of this machine's
+    memory: an absurd size (``--num-hiddens 10000000``) is refused before
+    mxnet tries to allocate it."""
+    try:
+        total = os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES')
+    except (AttributeError, ValueError, OSError):
+        return  # not POSIX: mxnet will say it
+    needed = memory_needed(*args, **kwargs)
+    if needed > total / 2:
+        raise BadInput(
+            'a model of these sizes needs up to %.3g GB of memory to train, '
+            'and this machine has %.3g GB: lower --num-hiddens (or '
+            '--batch-size, --num-steps, --embed-size, --num-layers)'
+            % (needed / 1e9, total / 1e9))
 
 
 def seed_all(seed):
@@ -417,7 +451,8 @@ class _Best:
             return False
         self.stalls += 1
         if hp.lr_decay is not None:
-            update.lr *= hp.lr_decay
+            # float32 (what the update reads) has no smaller normal value
+            update.lr = max(update.lr * hp.lr_decay, 1.1754943508222875e-38)
         if hp.patience is not None and self.stalls >= hp.patience:
             write('early stop after epoch %d: no better held-out perplexity '
                   'for %d epochs' % (h.epochs[-1], self.stalls))

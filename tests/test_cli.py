@@ -214,8 +214,8 @@ def test_bad_flags_are_usage_errors(flags, capsys):
 
 
 @pytest.mark.parametrize('argv, message', [
-    (['6.5', '--lr', '-1'], 'learning rate must be positive'),
-    (['6.4', '--pred-len', '-2'], 'pred_len'),
+    (['6.5', '--lr', '-1'], 'argument --lr: must be 0 or a number in'),
+    (['6.4', '--pred-len', '-2'], 'argument --pred-len: must be >= 0'),
     (['6.5', '--ctx', 'tpu'], 'auto, cpu, gpu or gpu:N'),
     (['6.5', '--batch-size', '64', '--num-steps', '35', '--num-chars',
       '100', '--prefixes', '想'], 'no batch'),

@@ -171,7 +171,7 @@ def test_mxnet_errors_are_their_meaningful_line(capsys):
 def _default_stop_signals():
     # as from a terminal, however pytest was started (nohup ignores SIGHUP,
     # a background job SIGINT, and a child inherits that)
-    for s in cli.STOP_SIGNALS:
+    for s in errors.STOP_SIGNALS:
         signal.signal(s, signal.SIG_DFL)
 
 
@@ -251,7 +251,7 @@ def test_a_signal_ignored_at_start_stays_ignored():
     seen = {}
 
     def main(argv):
-        seen.update({s: signal.getsignal(s) for s in cli.STOP_SIGNALS})
+        seen.update({s: signal.getsignal(s) for s in errors.STOP_SIGNALS})
     before = signal.signal(signal.SIGHUP, signal.SIG_IGN)  # as under nohup
     try:
         cli.run(main, [])

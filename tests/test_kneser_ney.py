@@ -138,7 +138,7 @@ def test_bad_arguments():
         lm.KneserNeyModel('abc', 0, 0.5, 3)
     with pytest.raises(BadInput, match='discount'):
         lm.kneser_ney_discount('abcabcabcabcabcabcabc', 2, 3, (0.5, 1.0))
-    with pytest.raises(BadInput, match='no validation token'):
+    with pytest.raises(BadInput, match='held-out text needs at least 2'):
         lm.kneser_ney_discount('abcab', 2, 3)
 
 
