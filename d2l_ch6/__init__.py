@@ -27,6 +27,7 @@ except ModuleNotFoundError as e:
         'install --no-deps mxnet==1.9.1 (its wheel pins numpy<2, which has '
         'no wheel for Python 3.13; the README says why)', name='mxnet'
     ) from None
+_env.start_engine()  # the engine _env chose, without mxnet's log line
 
 from .book import (clip_gradient, fit_gluon, grad_clipping, predict_rnn,
                    predict_rnn_gluon, train_and_predict_rnn,

@@ -18,6 +18,36 @@ graph runs its operators in bulks of at most this many per engine push
 of small operators, and bulks of 100 made an epoch of the fast scratch
 RNN and LSTM 15-20% shorter. The default here is 100.
 
+``MXNET_ENGINE_TYPE``: mxnet's default engine (``ThreadedEnginePerDevice``)
+hands every operator to a worker thread, which pays off when a GPU
+computes while Python prepares the next operator; on a CPU the hand-off
+itself is the cost, since this chapter's models run thousands of small
+operators a batch. ``NaiveEngine`` runs each operator at once in the
+calling thread. Measured with ``bench --ctx cpu --peer torch``
+(3 epochs, 2 threads for both frameworks, seconds per epoch, ours):
+
+=====================  ===================  ==============  ============
+model                  ThreadedPerDevice    NaiveEngine     (AMD EPYC,
+=====================  ===================  ==============  2 cores)
+scratch RNN (fast)     0.369                0.120
+scratch LSTM (fast)    0.781                0.276
+Gluon RNN              0.252                0.187
+Gluon LSTM             0.479                0.339
+=====================  ===================  ==============  ============
+
+and on an Intel Xeon 2.6-3.5x shorter for the scratch models, 1.2-1.9x
+for the Gluon ones; the book's own routine gains 1.5x. Two worker threads
+(``MXNET_CPU_WORKER_NTHREADS=2``) or the pooled ``ThreadedEngine`` made
+a 1-minute benchmark take over 9 minutes (stopped); one OpenMP thread
+instead of two made the naive epochs 1.5-1.8x longer. The default here is
+``NaiveEngine`` on a CPU-only mxnet. On a CUDA build (an ``mxnet-cuXXX``
+wheel) mxnet's default is kept: the naive engine would make Python wait
+for the GPU after every operator (each operator's GPU stream is waited
+on before it returns), so the GPU would idle while Python prepares the
+next one, which the threaded engine overlaps. mxnet logs a line on
+stderr whenever ``MXNET_ENGINE_TYPE`` is set; :func:`start_engine`
+creates the engine with that line held back.
+
 Every value the package reads or hands to mxnet is checked here first
 (:data:`PROBLEMS`): mxnet aborts the whole process (SIGABRT, no message
 worth reading) on ``OMP_NUM_THREADS=abc`` or an unknown engine, and
@@ -25,7 +55,10 @@ worth reading) on ``OMP_NUM_THREADS=abc`` or an unknown engine, and
 the environment, so that importing mxnet survives, and the package then
 says which one is wrong (d2l_ch6/__init__.py).
 """
+import glob
 import os
+import sys
+import tempfile
 
 
 def physical_cores():
@@ -97,7 +130,51 @@ def _check():
               'https://example.org/d2l-data')
 
 
+def cuda_build():
+    """True if the mxnet installed is a CUDA build (an mxnet-cuXXX wheel),
+    read from the installed packages' metadata, without importing it."""
+    return any(glob.glob(os.path.join(folder or '.', pattern))
+               for folder in sys.path
+               for pattern in ('mxnet_cu*.dist-info', 'mxnet_cu*.egg-info'))
+
+
+def engine():
+    """The engine mxnet runs (or will run) in this process."""
+    return os.environ.get('MXNET_ENGINE_TYPE', 'ThreadedEnginePerDevice')
+
+
+def start_engine():
+    """Create mxnet's engine now (it is made at the first operator), with
+    the process's stderr held, and pass on all it printed but its 'MXNet
+    start using engine' line."""
+    import mxnet
+    if 'MXNET_ENGINE_TYPE' not in os.environ:
+        return  # mxnet logs nothing for its default
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError, AttributeError):
+        saved = None  # no stderr to hold (a closed descriptor)
+    with tempfile.TemporaryFile() as held:
+        if saved is not None:
+            os.dup2(held.fileno(), 2)
+        try:
+            mxnet.engine.set_bulk_size(mxnet.engine.set_bulk_size(1))
+        finally:
+            if saved is not None:
+                os.dup2(saved, 2)
+                os.close(saved)
+        held.seek(0)
+        lines = held.read().decode('utf-8', 'replace').splitlines(True)
+    rest = ''.join(line for line in lines
+                   if 'MXNet start using engine' not in line)
+    if rest:
+        sys.stderr.write(rest)
+
+
 _check()
+if 'mxnet' not in sys.modules and not cuda_build():
+    os.environ.setdefault('MXNET_ENGINE_TYPE', 'NaiveEngine')
 os.environ.setdefault('OMP_NUM_THREADS', str(physical_cores()))
 for _name, _value in DEFAULTS.items():
     os.environ.setdefault(_name, _value)

@@ -37,6 +37,7 @@ import argparse
 import contextlib
 import io
 import json
+import os
 import statistics
 import sys
 import time
@@ -45,7 +46,7 @@ from functools import partial
 
 from mxnet import autograd, nd
 
-from . import cli
+from . import _env, cli
 from ._io import write_text
 from .bench_report import phase_table, plot, table
 from .cli import positive_int
@@ -221,6 +222,17 @@ def time_epochs(runs, epochs, tick=lambda: None):
 
 # -- the rows -----------------------------------------------------------------
 
+def engine_settings():
+    """How mxnet runs in this process: its engine, OpenMP threads, worker
+    threads (the threaded engines) and bulk sizes (d2l_ch6/_env.py)."""
+    env = os.environ
+    return dict(engine=_env.engine(),
+                omp_threads=int(env['OMP_NUM_THREADS']),
+                cpu_worker_threads=int(env.get('MXNET_CPU_WORKER_NTHREADS',
+                                               1)),
+                bulk_fwd=int(env['MXNET_EXEC_BULK_EXEC_MAX_NODE_TRAIN_FWD']),
+                bulk_bwd=int(env['MXNET_EXEC_BULK_EXEC_MAX_NODE_TRAIN_BWD']))
+
 def row(name, spec, ctx, data, hp, corpus_chars, fast, seconds,
         book_seconds, limits, peer=None):
     """One result: the JSON object of a model on a device."""
@@ -249,7 +261,8 @@ def row(name, spec, ctx, data, hp, corpus_chars, fast, seconds,
              book_seconds=None, book_gflop_per_epoch=None,
              book_limit_fraction=None, speedup_vs_book=None,
              peer=None, peer_sec_per_epoch=None, peer_seconds=None,
-             peer_perplexity=None, speedup_vs_peer=None)
+             peer_perplexity=None, speedup_vs_peer=None,
+             mxnet=engine_settings())
     if book_seconds:
         book_sec = statistics.median(book_seconds)
         book_gflop = batches * flops(products(
@@ -409,6 +422,10 @@ def main(argv=None):
     for ctx, limit in limits.items():
         print('%s: square limit %.1f GFLOP/s (the best large product: %s)'
               % (ctx, limit.square, limit.square_probe))
+    print('mxnet: %(engine)s, %(omp_threads)d OpenMP threads, '
+          '%(cpu_worker_threads)d CPU worker thread(s) (threaded engines '
+          'only), bulks of %(bulk_fwd)d/%(bulk_bwd)d operators'
+          % engine_settings())
     print('%d timed epochs each after a warm-up; GFLOP: matrix products '
           'forward and backward; square: GFLOP/s over the square limit; '
           'shapes: the time its products need at the best throughput of '
