@@ -1,7 +1,7 @@
 """The metadata is in setup.cfg. This file only adds the start-up hook:
 ``d2l_ch6-mxnet-compat.pth``, written into site-packages beside the
 package, runs ``d2l_ch6/_hook.py`` when Python starts, so that ``import
-mxnet`` first works too (see d2l_ch6/_compat.py and the README)."""
+mxnet`` first works too (see d2l_ch6/core/compat.py and the README)."""
 import os
 
 from setuptools import setup

@@ -8,11 +8,11 @@ library below (data, models, training, the fast path, checkpoints, the
 command-line frame), the sections 6.1-6.10 above it in the book's order,
 then the factory (``zoo``), the tools and the exercises.
 """
-from . import errors as _errors
+from .core import errors as _errors
 
 _errors.stop_quietly_while_starting()  # Ctrl-C while mxnet loads: one line
-from . import _env  # checked, and thread defaults, before mxnet
-from . import _compat  # before mxnet is imported
+from .core import env as _env  # checked, and thread defaults, before mxnet
+from .core import compat as _compat  # before mxnet is imported
 
 if _env.PROBLEMS:
     _errors.refuse_environment(_env.PROBLEMS)
@@ -29,18 +29,18 @@ except ModuleNotFoundError as e:
     ) from None
 _env.start_engine()  # the engine _env chose, without mxnet's log line
 
-from .book import (clip_gradient, fit_gluon, grad_clipping, predict_rnn,
-                   predict_rnn_gluon, train_and_predict_rnn,
-                   train_and_predict_rnn_gluon)
-from .corpus import CORPORA, find_corpus, read_corpus
-from .data import (data_iter_consecutive, data_iter_random, load_corpus,
-                   load_data_jay_lyrics, load_data_time_machine)
-from .device import try_all_gpus, try_gpu
-from .errors import BadInput, CorpusError, D2LError, TrainingDiverged
-from .models import (GluonModel, ModelSpec, RNNModel, ScratchModel,
-                     new_params, to_onehot, unroll)
-from .predict import predict
-from .train import (BOOK, BOOK_GATED, History, Hyper, evaluate_perplexity,
-                    fit, perplexity, seed_all, sgd)
+from .core.book import (clip_gradient, fit_gluon, grad_clipping, predict_rnn,
+                        predict_rnn_gluon, train_and_predict_rnn,
+                        train_and_predict_rnn_gluon)
+from .core.corpus import CORPORA, find_corpus, read_corpus
+from .core.data import (data_iter_consecutive, data_iter_random, load_corpus,
+                        load_data_jay_lyrics, load_data_time_machine)
+from .core.device import try_all_gpus, try_gpu
+from .core.errors import BadInput, CorpusError, D2LError, TrainingDiverged
+from .core.models import (GluonModel, ModelSpec, RNNModel, ScratchModel,
+                          new_params, to_onehot, unroll)
+from .core.predict import predict
+from .core.trainer import (BOOK, BOOK_GATED, History, Hyper,
+                           evaluate_perplexity, fit, perplexity, seed_all, sgd)
 
 __version__ = '0.1.0'

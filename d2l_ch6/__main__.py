@@ -4,11 +4,12 @@ import importlib
 import importlib.util
 import sys
 
-from .cli import SECTIONS, run
+from .core.cli import SECTIONS, run
 
 # other commands: name -> module
-COMMANDS = {'bench': 'bench', 'corpus': 'corpus', 'exercises': 'exercises',
-            'generate': 'generate', 'heldout': 'heldout'}
+COMMANDS = {'bench': 'tools.bench', 'corpus': 'core.corpus',
+            'exercises': 'exercises', 'generate': 'tools.generate',
+            'heldout': 'tools.heldout'}
 
 
 def _available(module):

@@ -1,25 +1,25 @@
 """The start-up hook that lets ``import mxnet`` come first.
 
-Installing d2l_ch6 puts ``d2l_ch6-mxnet-compat.pth`` into site-packages;
-Python runs its one line at start-up, which runs this file (found without
-importing the package). It only adds a finder to ``sys.meta_path``:
-nothing is imported and numpy is not touched until something imports
-mxnet. Then the finder loads ``_compat.py`` alone (as ``d2l_ch6._compat``,
-without the rest of d2l_ch6), steps aside and lets mxnet's own import go
-on, so a notebook that starts with ``import mxnet`` works under numpy 2 or
-Python 3.12+ too. ``D2L_CH6_NO_HOOK=1`` turns it off.
+Installing d2l_ch6 puts ``d2l_ch6-mxnet-compat.pth`` into site-packages; Python
+runs its one line at start-up, which runs this file (found without importing
+the package). It only adds a finder to ``sys.meta_path``: nothing is imported
+and numpy is not touched until something imports mxnet. Then the finder loads
+``core/compat.py`` alone (as ``d2l_ch6.core.compat``, without the rest of
+d2l_ch6), steps aside and lets mxnet's own import go on, so a notebook that
+starts with ``import mxnet`` works under numpy 2 or Python 3.12+ too.
+``D2L_CH6_NO_HOOK=1`` turns it off.
 """
 import os
 import sys
 import warnings
 
-COMPAT = os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                      '_compat.py')
+COMPAT = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'core',
+                      'compat.py')
 
 
 def load_compat():
-    """Run _compat.py as ``d2l_ch6._compat`` (once per process)."""
-    name = 'd2l_ch6._compat'
+    """Run core/compat.py as ``d2l_ch6.core.compat`` (once per process)."""
+    name = 'd2l_ch6.core.compat'
     if name in sys.modules:
         return
     import importlib.util

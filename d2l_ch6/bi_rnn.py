@@ -36,14 +36,14 @@ from functools import partial
 
 from mxnet import nd
 
-from . import cli
+from .core import cli
 from .deep_rnn import CELLS, GLUON_STEPS, stack
 from .deep_rnn import scratch_model as deep_scratch_model
-from .models import (ModelSpec, ScratchModel, gluon_model, output_layer,
-                     output_params, rnn_layer, unroll)
-from .parity import gluon_parity, randomize, scratch_cell_params
-from .predict import predict
-from .train import BOOK, evaluate_perplexity
+from .core.models import (ModelSpec, ScratchModel, gluon_model, output_layer,
+                          output_params, rnn_layer, unroll)
+from .core.parity import gluon_parity, randomize, scratch_cell_params
+from .core.predict import predict
+from .core.trainer import BOOK, evaluate_perplexity
 
 # the lesson needs few epochs: the bidirectional model collapses quickly
 BOOK_BI = replace(BOOK, num_epochs=120, pred_period=40)

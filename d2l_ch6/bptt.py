@@ -51,10 +51,10 @@ import numpy as np
 from mxnet import autograd, nd
 from mxnet.gluon import loss as gloss
 
-from . import cli
-from .errors import BadInput
-from .book import grad_clipping
-from .plots import new_figure, save_figure
+from .core import cli
+from .core.errors import BadInput
+from .core.book import grad_clipping
+from .core.plots import new_figure, save_figure
 
 NAMES = ('W_hx', 'W_hh', 'W_qh')
 

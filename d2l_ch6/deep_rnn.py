@@ -21,11 +21,12 @@ from functools import partial
 
 from mxnet import nd
 
-from . import cli, gru, lstm, rnn_scratch
-from .models import (LAYERS, ModelSpec, ScratchModel, output_layer,
-                     output_params, rnn_layer, unroll)
-from .parity import gluon_parity, randomize, scratch_cell_params
-from .train import BOOK
+from .core import cli
+from . import gru, lstm, rnn_scratch
+from .core.models import (LAYERS, ModelSpec, ScratchModel, output_layer,
+                          output_params, rnn_layer, unroll)
+from .core.parity import gluon_parity, randomize, scratch_cell_params
+from .core.trainer import BOOK
 
 # a scratch cell: its step, its parameters for (num_inputs, num_hiddens,
 # ctx), its zero state for (batch_size, num_hiddens, ctx)

@@ -27,12 +27,12 @@ from functools import partial
 from mxnet import nd
 from mxnet.gluon import rnn
 
-from . import cli
-from .models import (GluonModel, ModelSpec, ScratchModel, new_params,
-                     output_layer, output_params, unroll)
-from .parity import (gluon_parity, randomize, scratch_cell_params,
-                     scratch_dense_params)
-from .train import BOOK_GATED, evaluate_perplexity
+from .core import cli
+from .core.models import (GluonModel, ModelSpec, ScratchModel, new_params,
+                          output_layer, output_params, unroll)
+from .core.parity import (gluon_parity, randomize, scratch_cell_params,
+                          scratch_dense_params)
+from .core.trainer import BOOK_GATED, evaluate_perplexity
 
 
 def _three(num_inputs, num_hiddens):

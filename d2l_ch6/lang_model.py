@@ -23,10 +23,10 @@ import numpy as np
 from mxnet import nd
 from mxnet.contrib import text
 
-from . import cli
-from .corpus import read_corpus
-from .data import split_corpus
-from .errors import BadInput
+from .core import cli
+from .core.corpus import read_corpus
+from .core.data import split_corpus
+from .core.errors import BadInput
 
 # --- counting from scratch ------------------------------------------------
 

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from mxnet.gluon import data as gdata
 
-from . import cli
-from .data import check_batches, data_iter_consecutive, data_iter_random
+from .core import cli
+from .core.data import check_batches, data_iter_consecutive, data_iter_random
 
 
 class Windows(gdata.Dataset):

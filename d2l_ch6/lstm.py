@@ -22,11 +22,11 @@ from functools import partial
 from mxnet import nd
 from mxnet.gluon import rnn
 
-from . import cli
-from .models import (ModelSpec, ScratchModel, new_params,
-                     output_layer, output_params, unroll)
-from .parity import gluon_parity, randomize, scratch_cell_params
-from .train import BOOK_GATED
+from .core import cli
+from .core.models import (ModelSpec, ScratchModel, new_params, output_layer,
+                          output_params, unroll)
+from .core.parity import gluon_parity, randomize, scratch_cell_params
+from .core.trainer import BOOK_GATED
 
 
 def cell_params(num_inputs, num_hiddens, ctx):

@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from mxnet import nd
 from mxnet.gluon import rnn
 
-from . import cli
-from .errors import BadInput
-from .models import ACTIVATIONS
+from .core import cli
+from .core.errors import BadInput
+from .core.models import ACTIVATIONS
 
 
 def rnn_step(X, H, W_xh, W_hh, b_h, phi=nd.tanh):

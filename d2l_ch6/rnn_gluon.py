@@ -9,10 +9,10 @@ Trained with the shared routine, consecutive sampling, the book's settings.
 from mxnet import nd
 from mxnet.gluon import rnn
 
-from . import cli
-from .models import ModelSpec, gluon_model
-from .predict import predict
-from .train import BOOK
+from .core import cli
+from .core.models import ModelSpec, gluon_model
+from .core.predict import predict
+from .core.trainer import BOOK
 
 
 def layer_shapes(num_hiddens, vocab_size, num_steps, batch_size, ctx):

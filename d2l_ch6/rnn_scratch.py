@@ -9,10 +9,10 @@ from functools import partial
 
 from mxnet import nd
 
-from . import cli
-from .models import (ACTIVATIONS, ModelSpec, ScratchModel, new_params,
-                     output_layer, output_params, unroll)
-from .train import BOOK
+from .core import cli
+from .core.models import (ACTIVATIONS, ModelSpec, ScratchModel, new_params,
+                          output_layer, output_params, unroll)
+from .core.trainer import BOOK
 
 
 def cell_params(num_inputs, num_hiddens, ctx):

@@ -42,8 +42,10 @@ QUICK_ENV = 'D2L_CH6_QUICK'
 
 
 def quick_env():
-    """True when the environment asks for quick mode (as d2l_ch6.cli)."""
-    return os.environ.get(QUICK_ENV, '') not in ('', '0')
+    """True when the environment asks for quick mode (the words of
+    d2l_ch6.core.env.switch)."""
+    return os.environ.get(QUICK_ENV, '').strip().lower() in (
+        '1', 'true', 'yes', 'on')
 
 
 def section_key(path):
@@ -248,11 +250,11 @@ def main(argv=None):
         'writing to %s' % (out_dir or 'them in place')))
 
     def save(path, nb):
-        from d2l_ch6 import _io
+        from d2l_ch6.core import files
         target = os.path.join(out_dir, os.path.basename(path)) \
             if out_dir else path
         # nbformat.writes leaves off the final newline nbformat.write adds
-        _io.write_text(target, nbformat.writes(nb) + '\n')
+        files.write_text(target, nbformat.writes(nb) + '\n')
 
     start = time.time()
     results = run(paths, quick, args.jobs, args.timeout,

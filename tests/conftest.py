@@ -18,7 +18,7 @@ if _WORKERS > 1:
 
 # first: d2l_ch6 restores the numpy aliases mxnet needs (numpy >= 1.24)
 import d2l_ch6 as d2l  # noqa: I001
-from d2l_ch6 import corpus
+from d2l_ch6.core import corpus
 import mxnet as mx
 import numpy as np
 import pytest

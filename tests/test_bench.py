@@ -10,11 +10,12 @@ import numpy as np
 import pytest
 from mxnet import nd
 
-from d2l_ch6 import bench, bench_report, plots, work
-from d2l_ch6 import fast as fast_path
-from d2l_ch6.data import num_batches
-from d2l_ch6.models import ModelSpec
-from d2l_ch6.zoo import build_model
+from d2l_ch6.tools import bench, bench_report, work
+from d2l_ch6.core import plots
+from d2l_ch6.core import fast as fast_path
+from d2l_ch6.core.data import num_batches
+from d2l_ch6.core.models import ModelSpec
+from d2l_ch6.tools.zoo import build_model
 
 FIELDS = ['model', 'impl', 'ctx', 'sec_per_epoch', 'sec_min', 'sec_max',
           'tokens_per_sec', 'gflop_per_epoch', 'gflops', 'limit_gflops',
@@ -183,7 +184,7 @@ def cpuinfo_cores():
 
 
 def test_physical_cores_counts_each_core_once():
-    from d2l_ch6 import _env
+    from d2l_ch6.core import env as _env
     expected = cpuinfo_cores()
     if expected is None:
         pytest.skip('no core ids in /proc/cpuinfo')
@@ -196,7 +197,7 @@ def test_omp_threads_default_and_the_users_value(preset):
     if preset:
         env['OMP_NUM_THREADS'] = preset
     out = subprocess.run(
-        [sys.executable, '-c', 'import os, d2l_ch6, d2l_ch6._env as e; '
+        [sys.executable, '-c', 'import os, d2l_ch6, d2l_ch6.core.env as e; '
          'print(os.environ["OMP_NUM_THREADS"], e.physical_cores())'],
         env=env, capture_output=True, text=True, check=True).stdout.split()
     assert out[0] == (preset or out[1])

@@ -10,9 +10,9 @@ from mxnet import autograd, nd
 import d2l_ch6 as d2l
 from d2l_ch6 import bi_rnn, deep_rnn
 from d2l_ch6.exercises.bi_rnn import shapes
-from d2l_ch6.models import rnn_layer
-from d2l_ch6.parity import (randomize, scratch_cell_params, to_gluon_state,
-                            to_scratch_state)
+from d2l_ch6.core.models import rnn_layer
+from d2l_ch6.core.parity import (randomize, scratch_cell_params,
+                                 to_gluon_state, to_scratch_state)
 
 from test_deep_rnn import CELLS, SHAPES
 

@@ -18,7 +18,7 @@ import sys
 
 import pytest
 
-from d2l_ch6 import corpus
+from d2l_ch6.core import corpus
 
 # two trainings of four models at the book's 256 hidden units (1.5 min)
 pytestmark = pytest.mark.slow
@@ -203,7 +203,7 @@ def outputs(tmp_path_factory):
                           encoding='utf-8')
         # d2lzh imports mxnet itself, which needs numpy < 1.24 unless
         # d2l_ch6's alias fix ran first: run the script after that fix
-        runner = ('import d2l_ch6._compat, runpy; '
+        runner = ('import d2l_ch6.core.compat, runpy; '
                   'runpy.run_path(%r, run_name="__main__")' % script.name)
         procs[package] = subprocess.Popen(
             [sys.executable, '-c', runner], cwd=str(book / 'notebooks'),

@@ -7,7 +7,7 @@ from mxnet import nd
 
 from d2l_ch6 import bptt
 from d2l_ch6.__main__ import main as d2l_main
-from d2l_ch6.errors import BadInput
+from d2l_ch6.core.errors import BadInput
 
 
 def random_problem(T, n, d, h, q, ctx, dtype='float64', rho=None,

@@ -9,8 +9,9 @@ import matplotlib.image
 import pytest
 
 import d2l_ch6
-from d2l_ch6 import checkpoint, cli, gru, rnn_gluon, rnn_scratch
-from d2l_ch6.predict import predict
+from d2l_ch6.core import checkpoint, cli
+from d2l_ch6 import gru, rnn_gluon, rnn_scratch
+from d2l_ch6.core.predict import predict
 
 TINY = ['--epochs', '2', '--pred-period', '1', '--pred-len', '5',
         '--num-hiddens', '16', '--ctx', 'cpu', '--quiet']

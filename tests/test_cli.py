@@ -19,8 +19,9 @@ import pytest
 
 import d2l_ch6
 from d2l_ch6 import __main__ as entry
-from d2l_ch6 import cli, device, rnn_gluon, rnn_scratch
-from d2l_ch6.errors import BadInput
+from d2l_ch6.core import cli, device
+from d2l_ch6 import rnn_gluon, rnn_scratch
+from d2l_ch6.core.errors import BadInput
 
 EPOCH_LINE = re.compile(
     r'^epoch (\d+), perplexity (\d+\.\d{6}), time \d+\.\d\d sec$', re.M)
@@ -110,7 +111,7 @@ def test_missing_corpus(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv('D2L_CH6_CACHE', str(tmp_path / 'cache'))
     monkeypatch.setenv('D2L_CH6_MIRROR', closed_port_url())
     monkeypatch.setenv('NO_PROXY', '127.0.0.1,localhost')
-    monkeypatch.setattr('d2l_ch6.corpus._CHECKOUT_DATA', str(tmp_path))
+    monkeypatch.setattr('d2l_ch6.core.corpus._CHECKOUT_DATA', str(tmp_path))
     monkeypatch.chdir(tmp_path)
     with pytest.raises(SystemExit) as e:
         entry.main(['6.5', '--data-dir', str(tmp_path), '--ctx', 'cpu'])
@@ -161,7 +162,7 @@ def test_seed_seeds_python_numpy_and_mxnet():
     np.random.seed(5)
     mx.random.seed(5)
     assert draws() == ours
-    d2l_ch6.train.seed_all(6)
+    d2l_ch6.core.trainer.seed_all(6)
     assert all(a != b for a, b in zip(draws(), ours))
 
 

@@ -13,7 +13,7 @@ import sysconfig
 import numpy as np
 import pytest
 
-from d2l_ch6 import _compat
+from d2l_ch6.core import compat as _compat
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NUMPY = tuple(int(x) for x in np.__version__.split('.')[:2])
@@ -149,7 +149,7 @@ def test_the_layer_restores_only_what_is_missing():
             'missing = [n for n in names if not has(n)]\n'
             'if not hasattr(getattr(numpy, "compat", None), "basestring"):\n'
             '    missing.append("compat.basestring")\n'
-            'from d2l_ch6 import _compat\n'
+            'from d2l_ch6.core import compat as _compat\n'
             'print(json.dumps([missing, [n for n in _compat.RESTORED '
             'if n != "distutils.version"]]))'
             % sorted(_compat._numpy_names()))

@@ -16,9 +16,9 @@ import zipfile
 import pytest
 
 import d2l_ch6 as d2l
-from d2l_ch6 import cli, corpus
-from d2l_ch6.errors import CorpusError
-from d2l_ch6.zoo import restore
+from d2l_ch6.core import cli, corpus
+from d2l_ch6.core.errors import CorpusError
+from d2l_ch6.tools.zoo import restore
 
 # public domain: poems of the Tang dynasty (8th-9th century), typed here
 POEMS = '''床前明月光，疑是地上霜。举头望明月，低头思故乡。
@@ -322,7 +322,7 @@ def test_random_offset_from_the_command_line(tmp_path, poems):
     r = run('6.4', '--corpus', str(poems), '--sampling', 'random',
             '--random-offset', '--save', str(path), *SMALL)
     assert r.returncode == 0, r.stderr
-    from d2l_ch6 import checkpoint
+    from d2l_ch6.core import checkpoint
     assert checkpoint.load(str(path)).meta['random_offset'] is True
 
 

@@ -1,4 +1,5 @@
-"""d2l_ch6.data: corpus lookup and download, the vocabulary, both samplers.
+"""d2l_ch6.core.data: corpus lookup and download, the vocabulary, both
+samplers.
 
 Lookup and download run in a sandbox (no D2L_CH6_DATA, an empty working
 tree, an empty cache, a mirror on a closed port) so that only the place a
@@ -25,8 +26,8 @@ import numpy as np
 import pytest
 
 import d2l_ch6 as d2l
-from d2l_ch6 import corpus, data
-from d2l_ch6.errors import BadInput, CorpusError
+from d2l_ch6.core import corpus, data
+from d2l_ch6.core.errors import BadInput, CorpusError
 
 JAY = corpus.CORPORA['jaychou']
 TM = corpus.CORPORA['timemachine']

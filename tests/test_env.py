@@ -1,5 +1,5 @@
 """The engine d2l_ch6 chooses for mxnet before it is imported (see
-d2l_ch6/_env.py): the naive engine on a CPU-only mxnet, mxnet's own on a
+d2l_ch6/core/env.py): the naive engine on a CPU-only mxnet, mxnet's own on a
 CUDA build, a value the user set kept, and no log line of mxnet's on the
 terminal. Each case in a new process: the engine is made once."""
 import os
@@ -51,7 +51,7 @@ def test_a_cuda_build_keeps_mxnets_engine(tmp_path):
 def test_other_stderr_lines_pass(monkeypatch, capfd):
     """What mxnet prints while its engine starts, but its engine line,
     still reaches stderr."""
-    from d2l_ch6 import _env
+    from d2l_ch6.core import env as _env
     import mxnet
     monkeypatch.setenv('MXNET_ENGINE_TYPE', 'NaiveEngine')
 

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from d2l_ch6 import checkpoint, corpus
+from d2l_ch6.core import checkpoint, corpus
 
 TINY = ['--epochs', '1', '--pred-period', '1', '--pred-len', '5',
         '--num-hiddens', '16', '--ctx', 'cpu']

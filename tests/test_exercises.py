@@ -17,12 +17,12 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from d2l_ch6 import exercises as ex
 from d2l_ch6 import gru
-from d2l_ch6.corpus import read_corpus
-from d2l_ch6.data import data_iter_consecutive
-from d2l_ch6.errors import BadInput, TrainingDiverged
-from d2l_ch6.models import ModelSpec
-from d2l_ch6.train import BOOK, History, seed_all
-from d2l_ch6.zoo import build_model
+from d2l_ch6.core.corpus import read_corpus
+from d2l_ch6.core.data import data_iter_consecutive
+from d2l_ch6.core.errors import BadInput, TrainingDiverged
+from d2l_ch6.core.models import ModelSpec
+from d2l_ch6.core.trainer import BOOK, History, seed_all
+from d2l_ch6.tools.zoo import build_model
 
 VERDICTS = {'confirmed', 'refuted', 'partly confirmed', 'not checked'}
 

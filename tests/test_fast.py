@@ -1,4 +1,4 @@
-"""The fast path (d2l_ch6/fast.py) changes no number: fed the weights of a
+"""The fast path (d2l_ch6/core/fast.py) changes no number: fed the weights of a
 section's scratch model, every fused, hybridized model gives the same
 outputs, final state and gradients as the section's cells (the book's
 one-hot ``nd.dot`` form, an independent implementation), training from the
@@ -14,11 +14,11 @@ import pytest
 from mxnet import autograd, gluon, nd
 
 import d2l_ch6 as d2l
-from d2l_ch6 import fast as fast_path
-from d2l_ch6.models import GluonModel, ModelSpec
-from d2l_ch6.predict import predict
-from d2l_ch6.train import clip, train_step, updater
-from d2l_ch6.zoo import build_model
+from d2l_ch6.core import fast as fast_path
+from d2l_ch6.core.models import GluonModel, ModelSpec
+from d2l_ch6.core.predict import predict
+from d2l_ch6.core.trainer import clip, train_step, updater
+from d2l_ch6.tools.zoo import build_model
 
 V, H, B, T = 11, 6, 4, 5  # vocab, hiddens, batch, steps
 

@@ -20,12 +20,12 @@ import pytest
 from mxnet import nd
 
 from d2l_ch6 import __main__ as entry
-from d2l_ch6 import checkpoint, cli, device, errors
-from d2l_ch6 import train as train_mod
-from d2l_ch6.errors import BadInput, OutputError, mxnet_reason
-from d2l_ch6.models import ModelSpec
-from d2l_ch6.train import Hyper, fit
-from d2l_ch6.zoo import build_model
+from d2l_ch6.core import checkpoint, cli, device, errors
+from d2l_ch6.core import trainer as train_mod
+from d2l_ch6.core.errors import BadInput, OutputError, mxnet_reason
+from d2l_ch6.core.models import ModelSpec
+from d2l_ch6.core.trainer import Hyper, fit
+from d2l_ch6.tools.zoo import build_model
 
 from test_errors import TINY
 from test_errors import cli as run_cli
@@ -77,7 +77,7 @@ def test_no_permission_or_read_only(tmp_path, monkeypatch):
     def refuse(*args, **kwargs):
         raise PermissionError(errno.EROFS, os.strerror(errno.EROFS),
                               str(tmp_path))
-    monkeypatch.setattr('d2l_ch6._io.tempfile.mkstemp', refuse)
+    monkeypatch.setattr('d2l_ch6.core.files.tempfile.mkstemp', refuse)
     with pytest.raises(OutputError, match='Read-only file system'):
         cli.options(cli.parser('rnn', 'x').parse_args(
             ['--save', str(tmp_path / 'a.params')]))

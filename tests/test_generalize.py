@@ -11,15 +11,17 @@ import numpy as np
 import pytest
 from mxnet import autograd, gluon, nd
 
-from d2l_ch6 import checkpoint, cli, fast, heldout, lstm, parity, rnn_gluon
-from d2l_ch6 import train as train_mod
-from d2l_ch6.corpus import read_corpus
-from d2l_ch6.data import UNK, build_vocab, load_corpus, split_corpus
-from d2l_ch6.errors import BadInput
-from d2l_ch6.models import GluonModel, ModelSpec
-from d2l_ch6.predict import predict
-from d2l_ch6.train import Hyper, Updater, fit, seed_all, train_step
-from d2l_ch6.zoo import build_model, draw_uniform, restore
+from d2l_ch6.core import checkpoint, cli, fast, parity
+from d2l_ch6.tools import heldout
+from d2l_ch6 import lstm, rnn_gluon
+from d2l_ch6.core import trainer as train_mod
+from d2l_ch6.core.corpus import read_corpus
+from d2l_ch6.core.data import UNK, build_vocab, load_corpus, split_corpus
+from d2l_ch6.core.errors import BadInput
+from d2l_ch6.core.models import GluonModel, ModelSpec
+from d2l_ch6.core.predict import predict
+from d2l_ch6.core.trainer import Hyper, Updater, fit, seed_all, train_step
+from d2l_ch6.tools.zoo import build_model, draw_uniform, restore
 
 V, H, E, B, T = 13, 8, 5, 4, 6
 

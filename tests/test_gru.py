@@ -11,11 +11,11 @@ from mxnet import nd
 from mxnet.gluon import rnn
 
 import d2l_ch6 as d2l
-from d2l_ch6.train import seed_all
+from d2l_ch6.core.trainer import seed_all
 from d2l_ch6 import gru, lstm
-from d2l_ch6.models import RNNModel, unroll
-from d2l_ch6.parity import (randomize, scratch_cell_params,
-                            scratch_dense_params)
+from d2l_ch6.core.models import RNNModel, unroll
+from d2l_ch6.core.parity import (randomize, scratch_cell_params,
+                                 scratch_dense_params)
 
 # (num_inputs, num_hiddens, num_steps, batch_size)
 SHAPES = [(5, 4, 1, 1), (7, 3, 6, 1), (10, 8, 5, 4), (3, 16, 9, 2)]

@@ -2,9 +2,10 @@
 of the corpus, beside 6.1's add-k and the Kneser-Ney n-gram baselines."""
 import pytest
 
-from d2l_ch6 import heldout, lang_model
-from d2l_ch6.data import split_corpus
-from d2l_ch6.train import BOOK, BOOK_GATED
+from d2l_ch6.tools import heldout
+from d2l_ch6 import lang_model
+from d2l_ch6.core.data import split_corpus
+from d2l_ch6.core.trainer import BOOK, BOOK_GATED
 
 
 def test_ngram_rows_are_the_baselines(jay):

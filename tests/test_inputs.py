@@ -19,9 +19,9 @@ import zipfile
 
 import pytest
 
-from d2l_ch6 import _io, checkpoint, corpus, errors
-from d2l_ch6.predict import generate
-from d2l_ch6.errors import CorpusError
+from d2l_ch6.core import files as _io, checkpoint, corpus, errors
+from d2l_ch6.core.predict import generate
+from d2l_ch6.core.errors import CorpusError
 
 from test_errors import TINY
 from test_errors import cli as run_cli

@@ -3,7 +3,7 @@ import os
 
 import pytest
 
-from d2l_ch6._io import atomic_path, write_text
+from d2l_ch6.core.files import atomic_path, write_text
 
 
 def test_written_whole_with_the_umask_permissions(tmp_path):

@@ -12,7 +12,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 import d2l_ch6 as d2l
 from d2l_ch6 import lang_model as lm
-from d2l_ch6.corpus import find_corpus
+from d2l_ch6.core.corpus import find_corpus
 
 
 def numpy_counts(corpus_indices, n):

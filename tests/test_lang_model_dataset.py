@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from d2l_ch6 import lang_model_dataset as lmd
-from d2l_ch6.corpus import find_corpus
+from d2l_ch6.core.corpus import find_corpus
 
 
 def book_lines(sampler, seed):

@@ -12,22 +12,19 @@ import os
 import pytest
 
 import d2l_ch6
-from d2l_ch6 import cli
+from d2l_ch6.core import cli
 
 PACKAGE = os.path.dirname(os.path.abspath(d2l_ch6.__file__))
 
 SECTIONS = [module for _, module, _ in cli.SECTIONS]  # the book's order
-LIBRARY = {'_compat', '_env', '_hook', '_io', 'errors', 'device', 'plots',
-           'corpus', 'data', 'models', 'parity', 'fast', 'predict', 'train',
-           'book', 'checkpoint', 'cli'}
-FACTORY = {'zoo'}
-TOOLS = {'bench', 'bench_report', 'work', 'peer', 'peer_torch', 'heldout',
-         'generate'}
-TOP = {'__init__', '__main__'}
+# the folders are the layers: core/ the library, the package's top the
+# sections, tools/ the factory (zoo) and the tools, exercises/
+TOP = {'__init__', '__main__', '_hook'}
 
 
 def module_names():
-    """'gru', 'exercises.gru', ... for every .py file of the package."""
+    """'gru', 'core.cli', 'exercises.gru', ... for every .py file of the
+    package."""
     names = []
     for folder, _, files in os.walk(PACKAGE):
         rel = os.path.relpath(folder, PACKAGE)
@@ -39,24 +36,36 @@ def module_names():
 
 
 def layer(name):
-    """(rank, what) of a module: 0 the library, 1 the sections, 2 the
-    factory, 3 the tools, 4 the exercises, 5 the command-line entry."""
-    if name == '__init__':
+    """(rank, what) of a module, from its folder: 0 the library (core/),
+    1 the sections (the top), 2 the factory (tools/zoo.py), 3 the tools
+    (tools/), 4 the exercises (exercises/), 5 the command-line entry."""
+    folder = name.split('.')[0] if '.' in name else None
+    if name in ('__init__', '_hook'):
         return 0, 'the public API'  # imported first by every module
-    if name.startswith('exercises'):
+    if folder == 'core':
+        return 0, 'the library'
+    if name == 'tools.zoo':
+        return 2, 'the factory'
+    if folder == 'tools':
+        return 3, 'a tool'
+    if folder == 'exercises':
         return 4, 'the exercises'
     if name == '__main__':
         return 5, 'the command-line entry'
-    if name in LIBRARY:
-        return 0, 'the library'
     if name in SECTIONS:
         return 1, 'section %s' % cli.SECTIONS[SECTIONS.index(name)][0]
-    if name in FACTORY:
-        return 2, 'the factory'
-    if name in TOOLS:
-        return 3, 'a tool'
-    raise AssertionError('%s.py belongs to no layer: add it to %s'
-                         % (name, __file__))
+    raise AssertionError('%s.py belongs to no layer: a section goes in '
+                         'cli.SECTIONS, the rest into core/, tools/ or '
+                         'exercises/' % name.replace('.', '/'))
+
+
+def test_the_top_holds_the_sections():
+    """A reader who opens the package finds the ten sections first; the
+    library, the tools and the exercises are folders of their own."""
+    top = {n for n in module_names() if '.' not in n}
+    assert top - TOP == set(SECTIONS)
+    folders = {n.split('.')[0] for n in module_names() if '.' in n}
+    assert folders == {'core', 'tools', 'exercises'}
 
 
 def allowed(name, target):
@@ -152,8 +161,8 @@ def test_the_reader_sees_lazy_and_relative_imports():
     relative imports are read."""
     assert 'gru' in {t for t, _ in imports('exercises.gru')}
     main = dict(imports('__main__'))
-    assert 'cli' in main
-    zoo = {t for t, _ in imports('zoo')}
+    assert 'core.cli' in main
+    zoo = {t for t, _ in imports('tools.zoo')}
     assert {'bi_rnn', 'deep_rnn', 'gru', 'lstm', 'rnn_scratch'} <= zoo
 
 
@@ -162,14 +171,16 @@ def test_the_checker_catches_a_wrong_import(monkeypatch):
     one, a cycle: each is reported, naming the import."""
     import test_layout
     for fake, message in (
-            ({'models': [('gru', 3)]}, 'models.py:3 imports gru'),
+            ({'core.models': [('gru', 3)]},
+             'core/models.py:3 imports gru'),
             ({'gru': [('lstm', 9)]}, 'gru.py:9 imports lstm')):
         monkeypatch.setattr(test_layout, 'imports',
                             lambda name, fake=fake: fake.get(name, []))
         with pytest.raises(AssertionError, match=message):
             test_no_import_against_the_direction()
     monkeypatch.setattr(test_layout, 'imports', lambda name: {
-        'data': [('train', 1)], 'train': [('data', 2)]}.get(name, []))
+        'core.data': [('core.trainer', 1)],
+        'core.trainer': [('core.data', 2)]}.get(name, []))
     with pytest.raises(pytest.fail.Exception, match='import cycle'):
         test_no_cycle()
 

@@ -8,11 +8,11 @@ from mxnet import nd
 from mxnet.gluon import rnn
 
 import d2l_ch6 as d2l
-from d2l_ch6.train import seed_all
+from d2l_ch6.core.trainer import seed_all
 from d2l_ch6 import lstm
-from d2l_ch6.models import RNNModel, unroll
-from d2l_ch6.parity import (randomize, scratch_cell_params,
-                            scratch_dense_params)
+from d2l_ch6.core.models import RNNModel, unroll
+from d2l_ch6.core.parity import (randomize, scratch_cell_params,
+                                 scratch_dense_params)
 
 from test_gru import SHAPES, _d2lzh_perplexities, sigmoid
 

@@ -18,7 +18,7 @@ import nbformat
 import pytest
 
 import d2l_ch6
-from d2l_ch6 import cli
+from d2l_ch6.core import cli
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NOTEBOOKS = os.path.join(ROOT, 'notebooks')
@@ -72,10 +72,11 @@ def _exercise_cells(nb):
 def package_names():
     """Public functions and classes defined in the modules of d2l_ch6."""
     names = set()
-    for info in pkgutil.iter_modules(d2l_ch6.__path__):
-        if info.name.startswith('_'):
+    for info in pkgutil.walk_packages(d2l_ch6.__path__, 'd2l_ch6.'):
+        if info.name.rpartition('.')[2].startswith('_') or \
+                info.name.endswith('peer_torch'):  # torch's process
             continue
-        module = importlib.import_module('d2l_ch6.' + info.name)
+        module = importlib.import_module(info.name)
         for name, obj in vars(module).items():
             if (not name.startswith('_')
                     and (inspect.isfunction(obj) or inspect.isclass(obj))

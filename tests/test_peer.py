@@ -10,11 +10,11 @@ from dataclasses import replace
 import pytest
 from mxnet import nd
 
-from d2l_ch6 import bench, peer
-from d2l_ch6.errors import BadInput
-from d2l_ch6.models import ModelSpec
-from d2l_ch6.peer import Peer, peer_version
-from d2l_ch6.train import BOOK
+from d2l_ch6.tools import bench, peer
+from d2l_ch6.core.errors import BadInput
+from d2l_ch6.core.models import ModelSpec
+from d2l_ch6.tools.peer import Peer, peer_version
+from d2l_ch6.core.trainer import BOOK
 
 torch_version = peer_version()
 needs_torch = pytest.mark.skipif(torch_version is None,

@@ -8,7 +8,7 @@ from mxnet import nd
 from mxnet.gluon import rnn as grnn
 
 from d2l_ch6 import rnn_scratch
-from d2l_ch6.models import to_onehot
+from d2l_ch6.core.models import to_onehot
 
 SHORT = ['--epochs', '2', '--num-hiddens', '32', '--ctx', 'cpu']
 

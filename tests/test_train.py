@@ -1,4 +1,5 @@
-"""d2l_ch6.train and d2l_ch6.device: the shared toolkit against d2lzh (the
+"""d2l_ch6.core.trainer and d2l_ch6.core.device: the shared toolkit
+against d2lzh (the
 book's own package, called as an oracle) and against plain formulas.
 
 The training runs are short (3 epochs, 64 hidden units, one prefix); the
@@ -19,8 +20,8 @@ from mxnet import init, nd
 from mxnet.gluon import rnn
 
 import d2l_ch6 as d2l
-from d2l_ch6 import book, device
-from d2l_ch6.errors import BadInput, TrainingDiverged
+from d2l_ch6.core import book, device
+from d2l_ch6.core.errors import BadInput, TrainingDiverged
 
 EPOCH_LINE = re.compile(
     r'^epoch (\d+), perplexity (\d+\.\d{6}|inf|nan), time \d+\.\d\d sec$')
@@ -391,7 +392,7 @@ def test_the_book_syncs_every_batch(small_jay, ctx, host_syncs):
     printed(d2lzh.train_and_predict_rnn, rnn_fn, get_params, init_rnn_state,
             16, vocab_size, ctx, corpus_indices, idx_to_char, char_to_idx,
             False, 1, 10, 1e2, 1e-2, 4, 100, 5, ['分开'])
-    num_batches = d2l.data.num_batches(len(corpus_indices), 4, 10, False)
+    num_batches = d2l.core.data.num_batches(len(corpus_indices), 4, 10, False)
     assert len(host_syncs) >= 2 * num_batches
 
 
@@ -430,7 +431,7 @@ def test_detach_really_detaches(small_jay, ctx, kind, detach):
                    pred_period=100)
     d2l.fit(spy, corpus_indices, idx_to_char, char_to_idx, hp, ctx=ctx,
             detach=detach, log=lambda line: None)
-    batches = d2l.data.num_batches(len(corpus_indices), 4, 10, False)
+    batches = d2l.core.data.num_batches(len(corpus_indices), 4, 10, False)
     assert len(spy.same) == 2 * (batches - 1)
     assert all(spy.equal)  # the state is carried over...
     # ...as a new, detached array (or, the book's exercise, as it was)
@@ -461,7 +462,7 @@ def test_divergence_names_the_epoch(jay, ctx, poison):
     # OverflowError (math.exp); ours stops with TrainingDiverged(epoch 3)
     corpus_indices, char_to_idx, idx_to_char, vocab_size = jay
     corpus_indices = corpus_indices[:1000]
-    num_batches = d2l.data.num_batches(len(corpus_indices), 4, 10, False)
+    num_batches = d2l.core.data.num_batches(len(corpus_indices), 4, 10, False)
     if poison == 'huge':  # mean loss ~ 1e4: math.exp(1e4) overflows
         poison = nd.array(np.random.RandomState(0).normal(
             scale=1e4, size=vocab_size), ctx=ctx)

@@ -1,5 +1,5 @@
 """``python -m d2l_ch6.exercises`` (as ``python -m d2l_ch6 exercises``)."""
-from .. import cli
+from ..core import cli
 from .report import main
 
 cli.run(main)

@@ -2,9 +2,9 @@
 from mxnet import nd
 
 from .. import bi_rnn
-from ..models import to_onehot
-from ..predict import predict
-from ..train import BOOK, evaluate_perplexity
+from ..core.models import to_onehot
+from ..core.predict import predict
+from ..core.trainer import BOOK, evaluate_perplexity
 from .registry import Result, Table, exercise, fmt, speed_ppl, judge
 
 

@@ -1,7 +1,7 @@
 """The exercises of 6.6 通过时间反向传播, each answered by a run."""
 from dataclasses import replace
 
-from ..train import BOOK
+from ..core.trainer import BOOK
 from .registry import Result, Table, exercise, fmt, judge
 
 

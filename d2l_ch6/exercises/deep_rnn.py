@@ -1,7 +1,7 @@
 """The exercises of 6.9 深度循环神经网络, each answered by a run."""
-from ..train import BOOK
-from .registry import (TOLERANCE, Result, Table, compare, exercise, fmt,
-                       judge, speed)
+from ..core.trainer import BOOK
+from .registry import (TOLERANCE, Result, Table, compare, exercise, fmt, judge,
+                       speed)
 
 
 

@@ -4,12 +4,12 @@ import math
 from mxnet import nd
 
 from .. import gru
-from ..models import ModelSpec
-from ..train import BOOK_GATED
-from ..zoo import build_model
+from ..core.models import ModelSpec
+from ..core.trainer import BOOK_GATED
+from ..tools.zoo import build_model
 from .lab import converged, tune, tune_answer, tune_table
-from .registry import (TOLERANCE, Result, Table, compare, exercise, fmt,
-                       judge, ratio, speed)
+from .registry import (TOLERANCE, Result, Table, compare, exercise, fmt, judge,
+                       ratio, speed)
 
 
 # --- 6.7-ideal-gates ---------------------------------------------------------

@@ -17,13 +17,13 @@ from typing import Callable, Optional
 
 import mxnet as mx
 
-from ..corpus import (default_prefixes, is_builtin, prefixes_from_text,
-                      read_corpus)
-from ..data import load_corpus
-from ..errors import BadInput, TrainingDiverged
-from ..models import ModelSpec
-from ..train import BOOK, History, evaluate_perplexity, fit, seed_all
-from ..zoo import build_model
+from ..core.corpus import (default_prefixes, is_builtin, prefixes_from_text,
+                           read_corpus)
+from ..core.data import load_corpus
+from ..core.errors import BadInput, TrainingDiverged
+from ..core.models import ModelSpec
+from ..core.trainer import BOOK, History, evaluate_perplexity, fit, seed_all
+from ..tools.zoo import build_model
 from .registry import Table, compare, fmt, speed, steady
 
 QUICK_EPOCHS = 2

@@ -5,8 +5,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import lang_model
-from ..corpus import read_corpus
-from ..errors import CorpusError
+from ..core.corpus import read_corpus
+from ..core.errors import CorpusError
 from .registry import Result, Table, exercise, judge
 
 

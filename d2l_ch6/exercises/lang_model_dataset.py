@@ -4,8 +4,8 @@ import math
 import random
 import statistics
 
-from ..data import num_batches
-from ..train import BOOK
+from ..core.data import num_batches
+from ..core.trainer import BOOK
 from .lab import SAMPLINGS
 from .registry import Result, Table, compare, exercise, fmt
 

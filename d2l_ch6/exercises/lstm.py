@@ -4,9 +4,9 @@ import collections
 import numpy as np
 from mxnet import nd
 
-from ..models import to_onehot
-from ..parity import scratch_cell_params, scratch_dense_params
-from ..train import BOOK_GATED
+from ..core.models import to_onehot
+from ..core.parity import scratch_cell_params, scratch_dense_params
+from ..core.trainer import BOOK_GATED
 from .gru import cell_times, work_sentence, cell_work
 from .registry import Result, Table, exercise, fmt, judge, ratio, speed
 

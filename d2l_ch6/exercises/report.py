@@ -20,10 +20,10 @@ import unicodedata
 import mxnet as mx
 import numpy as np
 
-from .. import cli
-from .._io import write_text
-from ..errors import BadInput
-from ..train import seed_all
+from ..core import cli
+from ..core.files import write_text
+from ..core.errors import BadInput
+from ..core.trainer import seed_all
 from .lab import QUICK_CHARS, QUICK_EPOCHS, QUICK_SHRINK, make_lab
 from .registry import REGISTRY
 

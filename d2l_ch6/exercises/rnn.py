@@ -1,11 +1,11 @@
 """The exercises of 6.2 循环神经网络, each answered by a run."""
 from mxnet import nd
 
-from ..data import load_corpus
-from ..errors import CorpusError
-from ..models import ModelSpec
-from ..train import BOOK, seed_all
-from ..zoo import build_model
+from ..core.data import load_corpus
+from ..core.errors import CorpusError
+from ..core.models import ModelSpec
+from ..core.trainer import BOOK, seed_all
+from ..tools.zoo import build_model
 from .registry import Result, Table, exercise, judge, ratio
 
 

@@ -9,12 +9,12 @@ import time
 from mxnet import nd, profiler
 
 from .. import rnn_scratch
-from ..data import data_iter_consecutive
-from ..models import ModelSpec, ScratchModel, unroll
-from ..train import BOOK, seed_all, train_step, updater
-from ..zoo import build_model
-from .registry import (TOLERANCE, Result, Table, exercise, fmt, judge,
-                       ratio, speed)
+from ..core.data import data_iter_consecutive
+from ..core.models import ModelSpec, ScratchModel, unroll
+from ..core.trainer import BOOK, seed_all, train_step, updater
+from ..tools.zoo import build_model
+from .registry import (TOLERANCE, Result, Table, exercise, fmt, judge, ratio,
+                       speed)
 
 
 def operator_counts(model, corpus_indices, hp, ctx):

@@ -7,13 +7,13 @@ from dataclasses import replace
 
 from mxnet import nd
 
-from ..data import data_iter_consecutive, data_iter_random
-from ..models import ModelSpec
-from ..train import BOOK, seed_all, train_step, updater
-from ..zoo import build_model
+from ..core.data import data_iter_consecutive, data_iter_random
+from ..core.models import ModelSpec
+from ..core.trainer import BOOK, seed_all, train_step, updater
+from ..tools.zoo import build_model
 from .lab import converged, tune, tune_answer, tune_table, variants
-from .registry import (TOLERANCE, Result, Table, compare, exercise, fmt,
-                       judge, ratio, speed)
+from .registry import (TOLERANCE, Result, Table, compare, exercise, fmt, judge,
+                       ratio, speed)
 
 
 def grad_norm(grads):

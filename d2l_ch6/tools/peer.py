@@ -10,8 +10,8 @@ from dataclasses import asdict
 
 import numpy as np
 
-from ._env import physical_cores
-from .errors import BadInput
+from ..core.env import physical_cores
+from ..core.errors import BadInput
 
 PEER = os.path.join(os.path.dirname(os.path.abspath(__file__)),
                     'peer_torch.py')

@@ -3,7 +3,7 @@ pyplot state needed), written whole or not at all: PNG, or the format
 the file's name asks for (.pdf, .svg, ...)."""
 import os
 
-from ._io import atomic_path
+from .files import atomic_path
 from .errors import OutputError
 
 

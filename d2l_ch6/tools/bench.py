@@ -9,7 +9,7 @@ Each model (RNN, GRU, LSTM from scratch and in Gluon; the deep, 2-layer,
 and the bidirectional RNN of 6.9/6.10) trains with the book's settings:
 consecutive sampling, batch 32, 35 steps, lr 100, clipping 0.01, 256
 hidden units, the first 10,000 characters of the Jay Chou lyrics; the
-scratch ones in their fast form (``d2l_ch6/fast.py``; ``--no-fast``: the
+scratch ones in their fast form (``d2l_ch6/core/fast.py``; ``--no-fast``: the
 sections' one-hot cells). After one warm-up epoch, ``--epochs`` epochs are
 timed, each by the wall clock around one call of the routine
 (num_epochs=1); the median counts.
@@ -21,11 +21,12 @@ process, its epochs interleaved with ours so that a busy machine slows
 both alike: ``book/us``. (Each call of the book's Gluon routine also
 redraws its weights: 2-3% of its epoch here.)
 
-``--peer torch`` runs the same model in PyTorch (``d2l_ch6/peer_torch.py``)
-right after ours, in a process of its own, from the very same initial
-weights, on the same corpus and vocabulary, with the same clipping, plain
-sgd and number of threads: ``torch/us`` is its median seconds per epoch
-over ours. Without torch, one line says so and the benchmark runs on.
+``--peer torch`` runs the same model in PyTorch
+(``d2l_ch6/tools/peer_torch.py``) right after ours, in a process of its own,
+from the very same initial weights, on the same corpus and vocabulary, with the
+same clipping, plain sgd and number of threads: ``torch/us`` is its median
+seconds per epoch over ours. Without torch, one line says so and the benchmark
+runs on.
 
 The work and the two limits (the best square product, and each product
 at the best throughput of its own shape) are explained in
@@ -46,19 +47,19 @@ from functools import partial
 
 from mxnet import autograd, nd
 
-from . import _env, cli
-from ._io import write_text
+from ..core import cli, env
+from ..core.files import write_text
 from .bench_report import phase_table, plot, table
-from .cli import positive_int
-from .corpus import CORPORA
-from .data import (check_batches, data_iter_consecutive, load_corpus,
-                   num_batches)
-from .device import parse_ctx_list
-from .errors import ArgumentParser, BadInput, raise_pending_stop
-from .models import ModelSpec
+from ..core.cli import positive_int
+from ..core.corpus import CORPORA
+from ..core.data import (check_batches, data_iter_consecutive, load_corpus,
+                         num_batches)
+from ..core.device import parse_ctx_list
+from ..core.errors import ArgumentParser, BadInput, raise_pending_stop
+from ..core.models import ModelSpec
 from .peer import Peer, peer_version, threads
-from .train import (BOOK, LOSS, check_memory, clip, fit, seed_all,
-                    updater)
+from ..core.trainer import (BOOK, LOSS, check_memory, clip, fit, seed_all,
+                            updater)
 from .work import Limits, flops, gathers, products
 from .zoo import build_model
 
@@ -224,14 +225,14 @@ def time_epochs(runs, epochs, tick=lambda: None):
 
 def engine_settings():
     """How mxnet runs in this process: its engine, OpenMP threads, worker
-    threads (the threaded engines) and bulk sizes (d2l_ch6/_env.py)."""
-    env = os.environ
-    return dict(engine=_env.engine(),
-                omp_threads=int(env['OMP_NUM_THREADS']),
-                cpu_worker_threads=int(env.get('MXNET_CPU_WORKER_NTHREADS',
+    threads (the threaded engines) and bulk sizes (d2l_ch6/core/env.py)."""
+    var = os.environ
+    return dict(engine=env.engine(),
+                omp_threads=int(var['OMP_NUM_THREADS']),
+                cpu_worker_threads=int(var.get('MXNET_CPU_WORKER_NTHREADS',
                                                1)),
-                bulk_fwd=int(env['MXNET_EXEC_BULK_EXEC_MAX_NODE_TRAIN_FWD']),
-                bulk_bwd=int(env['MXNET_EXEC_BULK_EXEC_MAX_NODE_TRAIN_BWD']))
+                bulk_fwd=int(var['MXNET_EXEC_BULK_EXEC_MAX_NODE_TRAIN_FWD']),
+                bulk_bwd=int(var['MXNET_EXEC_BULK_EXEC_MAX_NODE_TRAIN_BWD']))
 
 def row(name, spec, ctx, data, hp, corpus_chars, fast, seconds,
         book_seconds, limits, peer=None):

@@ -7,10 +7,10 @@ prefix: greedy by default (the book's argmax), or sampled with
 """
 import argparse
 
-from . import cli
-from .device import parse_ctx
-from .errors import ArgumentParser
-from .predict import greedy, predict, sampler
+from ..core import cli
+from ..core.device import parse_ctx
+from ..core.errors import ArgumentParser
+from ..core.predict import greedy, predict, sampler
 from .zoo import restore
 
 

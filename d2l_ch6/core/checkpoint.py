@@ -21,10 +21,10 @@ import numpy as np
 from mxnet import nd
 from mxnet.base import MXNetError
 
-from ._io import atomic_path
+from .files import atomic_path
 from .errors import D2LError, OutputError, mxnet_reason
 from .models import ModelSpec
-from .train import History
+from .trainer import History
 
 FORMAT, VERSION = 'd2l_ch6-checkpoint', 2
 

@@ -31,14 +31,15 @@ import time
 from dataclasses import asdict, dataclass, replace
 from typing import Optional
 
-from . import cli, lang_model
-from ._io import atomic_path
-from .corpus import default_prefixes, is_builtin
-from .data import check_batches, load_corpus, num_batches, split_corpus
-from .models import ModelSpec
-from .plots import new_figure, save_figure
-from .train import BOOK, BOOK_GATED, Hyper, evaluate_perplexity, fit, \
-    seed_all
+from ..core import cli
+from .. import lang_model
+from ..core.files import atomic_path
+from ..core.corpus import default_prefixes, is_builtin
+from ..core.data import check_batches, load_corpus, num_batches, split_corpus
+from ..core.models import ModelSpec
+from ..core.plots import new_figure, save_figure
+from ..core.trainer import (BOOK, BOOK_GATED, Hyper, evaluate_perplexity, fit,
+                            seed_all)
 from .zoo import build_model, draw_uniform
 
 CELLS = [('rnn', 'RNN', BOOK), ('gru', 'GRU', BOOK_GATED),

@@ -9,7 +9,7 @@ Defined in sections 6.3 (``to_onehot``), 6.4 (``grad_clipping``,
 from .device import try_all_gpus, try_gpu  # noqa: F401  (the book's)
 from .models import GluonModel, ScratchModel, to_onehot  # noqa: F401
 from .predict import predict
-from .train import BOOK, Hyper, clip, fit, sgd  # noqa: F401
+from .trainer import BOOK, Hyper, clip, fit, sgd  # noqa: F401
 
 
 def grad_clipping(params, theta, ctx=None):

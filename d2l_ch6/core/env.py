@@ -1,5 +1,5 @@
 """Environment defaults for mxnet, set before mxnet is imported (the package
-imports this module right after ``_compat``; code that imports mxnet itself
+imports this module before ``compat``; code that imports mxnet itself
 must import d2l_ch6 first for them to apply). A value the user set is kept.
 
 ``OMP_NUM_THREADS``: left unset, mxnet 1.9 (src/engine/openmp.cc) runs its

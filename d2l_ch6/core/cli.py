@@ -16,10 +16,9 @@ from functools import partial
 from typing import Optional
 
 
-from . import _io, checkpoint
-from ._env import switch
-from .corpus import (CORPORA, default_prefixes, is_builtin,
-                     prefixes_from_text)
+from . import checkpoint, files
+from .env import switch
+from .corpus import CORPORA, default_prefixes, is_builtin, prefixes_from_text
 from .data import load_corpus, split_corpus
 from .device import parse_ctx
 from .errors import ArgumentParser, BadInput, Terminated
@@ -27,7 +26,7 @@ from .errors import run  # noqa: F401  (cli.run(main): every command's)
 from .fast import FastModel
 from .models import gluon_model
 from .plots import figure_format, plot_perplexity
-from .train import BOOK, OPTIMIZERS, Hyper, check_memory, fit, seed_all
+from .trainer import BOOK, OPTIMIZERS, Hyper, check_memory, fit, seed_all
 
 # (number, module, the book's title)
 SECTIONS = [
@@ -236,11 +235,11 @@ def options(args):
 def inputs(opts):
     """[(flag, path)] of the files a run reads: its corpus file (not a
     built-in name) and the checkpoint it resumes."""
-    files = [('--resume', getattr(opts, 'resume', None))]
+    read = [('--resume', getattr(opts, 'resume', None))]
     corpus = getattr(opts, 'corpus', None)
     if corpus and not is_builtin(corpus):
-        files.append(('--corpus', corpus))
-    return files
+        read.append(('--corpus', corpus))
+    return read
 
 
 def check_outputs(outputs, opts=None):
@@ -249,7 +248,7 @@ def check_outputs(outputs, opts=None):
     the checkpoint it resumes, compared as real paths), no two are one
     file, a plot has a format matplotlib writes, and ``--save`` replaces
     nothing but a checkpoint (``--save`` over ``--resume`` continues it)."""
-    _io.check_outputs(outputs, inputs(opts) if opts is not None else (),
+    files.check_outputs(outputs, inputs(opts) if opts is not None else (),
                       same_ok={('--save', '--resume')})
     for flag, path in outputs:
         if path and flag == '--plot':

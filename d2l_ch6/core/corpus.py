@@ -32,7 +32,7 @@ import zlib
 
 from mxnet.gluon import utils as gutils
 
-from ._io import remove_stale, temp_prefix
+from .files import remove_stale, temp_prefix
 from .errors import ArgumentParser, BadInput, CorpusError
 
 Corpus = collections.namedtuple('Corpus',
@@ -52,8 +52,9 @@ CORPORA = {
         None, True, ('traveller', 'time traveller')),
 }
 
-_CHECKOUT_DATA = os.path.join(
-    os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'data')
+# d2l_ch6/core/corpus.py -> the checkout's data/
+_CHECKOUT_DATA = os.path.join(os.path.dirname(os.path.dirname(
+    os.path.dirname(os.path.abspath(__file__)))), 'data')
 
 
 def cache_dir():

@@ -25,8 +25,8 @@ norm, plain sgd, with no host read until the epoch ends. For every line
 its seconds and perplexity (timed inside, so the exchange is not counted);
 for 'phases', also the seconds of each part of the batches.
 
-    python d2l_ch6/peer_torch.py JOB.json     (written by the benchmark)
-    python d2l_ch6/peer_torch.py --check      (is torch importable?)
+    python d2l_ch6/tools/peer_torch.py JOB.json     (written by the benchmark)
+    python d2l_ch6/tools/peer_torch.py --check      (is torch importable?)
 """
 import json
 import math

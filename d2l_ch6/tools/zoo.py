@@ -5,10 +5,11 @@ nothing below it depends on a section.
 """
 from mxnet import init, nd
 
-from . import bi_rnn, checkpoint, deep_rnn, gru, lstm, rnn_scratch
-from .errors import D2LError
-from .fast import FastModel
-from .models import GluonModel, gluon_model
+from .. import bi_rnn, deep_rnn, gru, lstm, rnn_scratch
+from ..core import checkpoint
+from ..core.errors import D2LError
+from ..core.fast import FastModel
+from ..core.models import GluonModel, gluon_model
 
 
 def scratch_model(spec, vocab_size, ctx):

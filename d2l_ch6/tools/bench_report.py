@@ -1,5 +1,5 @@
 """The benchmark's table and pictures (rows as ``bench`` makes them)."""
-from .plots import new_figure, save_figure
+from ..core.plots import new_figure, save_figure
 
 
 def label(r, sweep):

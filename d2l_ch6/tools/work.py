@@ -25,7 +25,7 @@ from functools import partial
 
 from mxnet import autograd, nd
 
-from .models import GATES
+from ..core.models import GATES
 
 
 def products(spec, vocab_size, batch_size, num_steps, fast=False):
