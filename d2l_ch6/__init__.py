@@ -40,7 +40,9 @@ from .core.errors import BadInput, CorpusError, D2LError, TrainingDiverged
 from .core.models import (GluonModel, ModelSpec, RNNModel, ScratchModel,
                           new_params, to_onehot, unroll)
 from .core.predict import predict
-from .core.trainer import (BOOK, BOOK_GATED, History, Hyper,
-                           evaluate_perplexity, fit, perplexity, seed_all, sgd)
+from .core.hyper import BOOK, BOOK_GATED, Hyper, seed_all
+from .core.optim import sgd
+from .core.trainer import (History, Trainer, evaluate_perplexity, fit,
+                           perplexity)
 
 __version__ = '0.1.0'

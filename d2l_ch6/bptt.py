@@ -210,7 +210,7 @@ def last_step(T):
     return [0.0] * (T - 1) + [1.0]
 
 
-def clip(params, grads, theta):
+def clip_effect(params, grads, theta):
     """Clip ``grads`` with the chapter's ``grad_clipping`` (placed in the
     params' ``.grad``, as training does); return (global norm before,
     after, cosine of the two directions)."""
@@ -328,7 +328,7 @@ def main(argv=None):
                                      weights=last_step(T))[1])
         _, dH, dW = hand_grads(params, inputs, labels)
         every[rho] = norms(dH)
-        clipped[rho] = clip(params, dW, args.clipping_theta)
+        clipped[rho] = clip_effect(params, dW, args.clipping_theta)
     print('\nnorms of the gradient with respect to h_t, W_hh = rho Q '
           '(Q orthogonal)')
     _print_table(args.radii, last, every, T)

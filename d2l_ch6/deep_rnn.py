@@ -87,18 +87,18 @@ def deep_rnn(inputs, state, params, cell, num_layers):
     return output_layer(Hs, W_hq, b_q), state
 
 
-def scratch_model(vocab_size, num_hiddens, ctx, cell='rnn', num_layers=2):
-    """A fresh scratch deep RNN of ``num_layers`` ``cell`` layers for
-    ``fit``."""
+def scratch_model(spec, vocab_size, ctx):
+    """A fresh scratch deep RNN of ``spec`` (``num_layers`` layers of its
+    ``cell``), new parameters, ready to train."""
+    cell, L = spec.cell, spec.num_layers
     return ScratchModel(
-        partial(deep_rnn, cell=CELLS[cell].step, num_layers=num_layers),
-        get_params(vocab_size, num_hiddens, num_layers, ctx, cell),
-        partial(init_deep_state, cell=cell, num_layers=num_layers),
-        num_hiddens, vocab_size, ctx,
-        ModelSpec('scratch', cell, num_hiddens, num_layers))
+        partial(deep_rnn, cell=CELLS[cell].step, num_layers=L),
+        get_params(vocab_size, spec.num_hiddens, L, ctx, cell),
+        partial(init_deep_state, cell=cell, num_layers=L),
+        spec.num_hiddens, vocab_size, ctx, spec)
 
 
-def parity(cell, num_layers, num_inputs, num_hiddens, num_steps, batch_size,
+def gluon_gap(cell, num_layers, num_inputs, num_hiddens, num_steps, batch_size,
            ctx, **kwargs):
     """A Gluon ``cell`` layer with ``num_layers`` layers and random weights
     (``kwargs``: more layer options, e.g. ``activation='relu'``) against
@@ -126,15 +126,16 @@ def main(argv=None):
     h, L = hp.num_hiddens, args.num_layers
     # the concise model: RNNModel(rnn.RNN(h, num_layers=L), vocab_size)
     results = cli.train_impls(
-        opts, lambda: scratch_model(data[3], h, ctx, args.cell, L),
+        opts, lambda: scratch_model(ModelSpec('scratch', args.cell, h, L),
+                                    data[3], ctx),
         ModelSpec('gluon', args.cell, h, L), data, hp, ctx)
     print('Gluon layers with random weights vs the scratch stack fed their '
           'weights (max |diff| outputs, final state):')
-    results['parity'] = {}
+    results['gluon_gap'] = {}
     for cell in sorted(LAYERS):
         for num_layers in (2, 3):
-            gap = parity(cell, num_layers, 10, 8, 6, 3, ctx)
-            results['parity'][cell, num_layers] = gap
+            gap = gluon_gap(cell, num_layers, 10, 8, 6, 3, ctx)
+            results['gluon_gap'][cell, num_layers] = gap
             print('  %-4s L=%d  %.2e  %.2e' % ((cell, num_layers) + gap))
     return results
 

@@ -22,6 +22,7 @@ weights, and as the perplexity of a trained ``rnn.GRU`` run in each form
 The exercises (ideal gate values, tuning, GRU vs RNN time) are runs of
 :mod:`d2l_ch6.exercises.gru`.
 """
+from dataclasses import replace
 from functools import partial
 
 from mxnet import nd
@@ -79,11 +80,12 @@ def gru(inputs, state, params):
     return output_layer(Hs, W_hq, b_q), state
 
 
-def scratch_model(vocab_size, num_hiddens, ctx):
-    """A fresh scratch GRU (new parameters) ready for ``fit``."""
-    return ScratchModel(gru, get_params(vocab_size, num_hiddens, ctx),
-                        init_gru_state, num_hiddens, vocab_size, ctx,
-                        ModelSpec('scratch', 'gru', num_hiddens))
+def scratch_model(spec, vocab_size, ctx):
+    """A fresh scratch GRU of ``spec`` (its hidden units), new parameters,
+    ready to train."""
+    h = spec.num_hiddens
+    return ScratchModel(gru, get_params(vocab_size, h, ctx), init_gru_state, h,
+                        vocab_size, ctx, spec)
 
 
 # -- Gluon's form ------------------------------------------------------------
@@ -138,19 +140,19 @@ def form_gap(num_inputs, num_hiddens, num_steps, batch_size, ctx):
     return gaps
 
 
-def trained_gap(model, corpus_indices, num_steps, ctx):
-    """The trained concise GRU run as itself and, with the same weights,
-    as the book's GRU: (Gluon's perplexity, Gluon-form scratch perplexity,
-    book-form scratch perplexity) on ``corpus_indices``."""
-    vocab_size, num_hiddens = model.vocab_size, model.rnn._hidden_size
-    params = scratch_cell_params(model.rnn) + scratch_dense_params(
-        model.dense)
+def trained_gap(block, corpus_indices, num_steps, ctx):
+    """The trained concise GRU (an RNNModel ``block``) run as itself and, with
+    the same weights, as the book's GRU: (Gluon's perplexity, Gluon-form
+    scratch perplexity, book-form scratch perplexity) on ``corpus_indices``."""
+    vocab_size, num_hiddens = block.vocab_size, block.rnn._hidden_size
+    params = scratch_cell_params(block.rnn) + scratch_dense_params(
+        block.dense)
 
     def as_scratch(rnn, p):
         return ScratchModel(rnn, p, init_gru_state, num_hiddens, vocab_size,
                             ctx)
 
-    models = [GluonModel(model, ctx), as_scratch(gru_gluon, params),
+    models = [GluonModel(block, ctx), as_scratch(gru_gluon, params),
               as_scratch(gru, to_book_form(params))]
     return tuple(evaluate_perplexity(m, corpus_indices, num_steps, ctx)
                  for m in models)
@@ -160,9 +162,10 @@ def main(argv=None):
     p = cli.parser('gru', __doc__, BOOK_GATED, impl='GRU')
     ctx, hp, opts, data = cli.start(p.parse_args(argv))
     # the book's concise GRU: RNNModel(rnn.GRU(num_hiddens), vocab_size)
+    spec = ModelSpec('scratch', 'gru', hp.num_hiddens)
     results = cli.train_impls(
-        opts, lambda: scratch_model(data[3], hp.num_hiddens, ctx),
-        ModelSpec('gluon', 'gru', hp.num_hiddens), data, hp, ctx)
+        opts, lambda: scratch_model(spec, data[3], ctx),
+        replace(spec, impl='gluon'), data, hp, ctx)
 
     gaps = form_gap(10, 8, 6, 3, ctx)
     print('rnn.GRU with random weights vs the scratch cells fed its '
@@ -175,7 +178,7 @@ def main(argv=None):
               'scratch cells read one-hot inputs and --embed-size gives the '
               'model an embedding')
     elif 'gluon' in results:
-        ppl = trained_gap(results['gluon'].model, data[0][:2000],
+        ppl = trained_gap(results['gluon'].model.block, data[0][:2000],
                           hp.num_steps, ctx)
         print('trained rnn.GRU, perplexity on the first 2000 characters: '
               'Gluon %.3f, scratch Gluon form %.3f, scratch book form %.3f'

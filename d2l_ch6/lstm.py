@@ -17,6 +17,7 @@ of an ``rnn.LSTM`` copied over (gate order i, f, g, o; the two Gluon biases
 of a gate summed into the book's one) the scratch cell reproduces the layer,
 and ``main`` prints by how little they differ.
 """
+from dataclasses import replace
 from functools import partial
 
 from mxnet import nd
@@ -74,14 +75,15 @@ def lstm(inputs, state, params):
     return output_layer(Hs, W_hq, b_q), state
 
 
-def scratch_model(vocab_size, num_hiddens, ctx):
-    """A fresh scratch LSTM (new parameters) ready for ``fit``."""
-    return ScratchModel(lstm, get_params(vocab_size, num_hiddens, ctx),
-                        init_lstm_state, num_hiddens, vocab_size, ctx,
-                        ModelSpec('scratch', 'lstm', num_hiddens))
+def scratch_model(spec, vocab_size, ctx):
+    """A fresh scratch LSTM of ``spec`` (its hidden units), new parameters,
+    ready to train."""
+    h = spec.num_hiddens
+    return ScratchModel(lstm, get_params(vocab_size, h, ctx),
+                        init_lstm_state, h, vocab_size, ctx, spec)
 
 
-def parity(num_inputs, num_hiddens, num_steps, batch_size, ctx):
+def gluon_gap(num_inputs, num_hiddens, num_steps, batch_size, ctx):
     """An ``rnn.LSTM`` with random weights against :func:`lstm_cell` fed its
     weights: max absolute differences (outputs, final (H, C))."""
     layer = rnn.LSTM(num_hiddens, input_size=num_inputs)
@@ -96,12 +98,13 @@ def main(argv=None):
     p = cli.parser('lstm', __doc__, BOOK_GATED, impl='LSTM')
     ctx, hp, opts, data = cli.start(p.parse_args(argv))
     # the book's concise LSTM: RNNModel(rnn.LSTM(num_hiddens), vocab_size)
+    spec = ModelSpec('scratch', 'lstm', hp.num_hiddens)
     results = cli.train_impls(
-        opts, lambda: scratch_model(data[3], hp.num_hiddens, ctx),
-        ModelSpec('gluon', 'lstm', hp.num_hiddens), data, hp, ctx)
-    results['parity'] = parity(10, 8, 6, 3, ctx)
+        opts, lambda: scratch_model(spec, data[3], ctx),
+        replace(spec, impl='gluon'), data, hp, ctx)
+    results['gluon_gap'] = gluon_gap(10, 8, 6, 3, ctx)
     print('rnn.LSTM with random weights vs lstm_cell fed its weights: '
-          'max |diff| outputs %.2e, final state %.2e' % results['parity'])
+          'max |diff| outputs %.2e, final state %.2e' % results['gluon_gap'])
     return results
 
 

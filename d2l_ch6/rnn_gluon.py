@@ -37,12 +37,12 @@ def main(argv=None):
     # layer's default the book keeps
     model = gluon_model(ModelSpec('gluon', 'rnn', hp.num_hiddens,
                                   activation='relu'), vocab_size, ctx)
-    model.model.initialize(force_reinit=True, ctx=ctx)
+    model.block.initialize(force_reinit=True, ctx=ctx)
     print('untrained:', predict(model, hp.prefixes[0], 10, idx_to_char,
                                 char_to_idx))
-    history = cli.train(opts, model, data, hp, ctx)
-    cli.plot(opts, {'rnn.RNN': history}, 'concise RNN (6.5)')
-    return history
+    trainer = cli.train(opts, model, data, hp, ctx)
+    cli.plot(opts, {'rnn.RNN': trainer.history}, 'concise RNN (6.5)')
+    return trainer
 
 
 if __name__ == '__main__':

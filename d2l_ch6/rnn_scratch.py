@@ -56,13 +56,14 @@ def rnn(inputs, state, params, activation=nd.tanh):
     return output_layer(Hs, W_hq, b_q), state
 
 
-def scratch_model(vocab_size, num_hiddens, ctx, activation='tanh'):
-    """A fresh scratch RNN (new parameters) ready for ``fit``."""
-    step = partial(rnn, activation=ACTIVATIONS[activation])
-    return ScratchModel(step, get_params(vocab_size, num_hiddens, ctx),
-                        init_rnn_state, num_hiddens, vocab_size, ctx,
-                        ModelSpec('scratch', 'rnn', num_hiddens,
-                                  activation=activation))
+def scratch_model(spec, vocab_size, ctx):
+    """A fresh scratch RNN of ``spec`` (its hidden units and activation),
+    new parameters, ready to train. Every section that has scratch cells
+    has this function: ``tools.zoo.build_model`` picks the section."""
+    step = partial(rnn, activation=ACTIVATIONS[spec.activation])
+    return ScratchModel(step, get_params(vocab_size, spec.num_hiddens, ctx),
+                        init_rnn_state, spec.num_hiddens, vocab_size, ctx,
+                        spec)
 
 
 def main(argv=None):
@@ -75,17 +76,19 @@ def main(argv=None):
     ctx, hp, opts, data = cli.start(args)
     samplings = ['random', 'consecutive'] if args.sampling == 'both' \
         else [args.sampling]
-    histories = {}
+    spec = ModelSpec('scratch', 'rnn', hp.num_hiddens,
+                     activation=args.activation)
+    trainers = {}
     for sampling in samplings:
-        model = scratch_model(data[3], hp.num_hiddens, ctx, args.activation)
-        print('%s sampling, %s (%s)' % (sampling, model.spec.describe(),
-                                        ctx))
-        histories[sampling] = cli.train(
+        model = scratch_model(spec, data[3], ctx)
+        print('%s sampling, %s (%s)' % (sampling, spec.describe(), ctx))
+        trainers[sampling] = cli.train(
             opts, model, data, hp, ctx,
             name=sampling if len(samplings) > 1 else None,
             is_random_iter=sampling == 'random')
-    cli.plot(opts, histories, 'scratch RNN: random vs consecutive sampling')
-    return histories
+    cli.plot(opts, {s: t.history for s, t in trainers.items()},
+             'scratch RNN: random vs consecutive sampling')
+    return trainers
 
 
 if __name__ == '__main__':

@@ -10,7 +10,7 @@ from mxnet import autograd, nd
 import d2l_ch6 as d2l
 from d2l_ch6 import bi_rnn, deep_rnn
 from d2l_ch6.exercises.bi_rnn import shapes
-from d2l_ch6.core.models import rnn_layer
+from d2l_ch6.core.models import ModelSpec, rnn_layer
 from d2l_ch6.core.parity import (randomize, scratch_cell_params,
                                  to_gluon_state, to_scratch_state)
 
@@ -42,7 +42,7 @@ def test_equals_gluon_bidirectional(cell, kwargs, num_layers, num_inputs,
                                atol=1e-5)
     for a, b in zip(to_gluon_state(s, len(new_state)), new_state):
         np.testing.assert_allclose(a.asnumpy(), b.asnumpy(), atol=1e-5)
-    assert max(bi_rnn.parity(cell, num_layers, num_inputs, num_hiddens,
+    assert max(bi_rnn.gluon_gap(cell, num_layers, num_inputs, num_hiddens,
                              num_steps, batch_size, ctx, **kwargs)) < 1e-5
 
 
@@ -97,8 +97,10 @@ def _outputs(model, X):
 
 def test_bidirectional_sees_the_future(ctx):
     vocab_size, h, t = 9, 5, 2
-    bi = bi_rnn.scratch_model(vocab_size, h, ctx, 'gru')
-    uni = deep_rnn.scratch_model(vocab_size, h, ctx, 'gru', 1)
+    bi = bi_rnn.scratch_model(ModelSpec('scratch', 'gru', h,
+                                        bidirectional=True), vocab_size, ctx)
+    uni = deep_rnn.scratch_model(ModelSpec('scratch', 'gru', h), vocab_size,
+                                 ctx)
     for model in (bi, uni):
         for p in model.params:
             p[:] = nd.random.uniform(-1, 1, shape=p.shape, ctx=ctx)
@@ -116,7 +118,8 @@ def test_one_at_a_time_equals_chunks_for_a_causal_model_only(jay, ctx):
     text = corpus_indices[:80]
     for make, causal in ((deep_rnn.scratch_model, True),
                          (bi_rnn.scratch_model, False)):
-        model = make(vocab_size, 6, ctx, 'rnn', 1)
+        model = make(ModelSpec('scratch', 'rnn', 6,
+                               bidirectional=not causal), vocab_size, ctx)
         for p in model.params:
             p[:] = nd.random.uniform(-0.5, 0.5, shape=p.shape, ctx=ctx)
         stepwise = d2l.evaluate_perplexity(model, text, 1, ctx)
@@ -126,7 +129,7 @@ def test_one_at_a_time_equals_chunks_for_a_causal_model_only(jay, ctx):
 
 def test_two_layer_model_trains_with_fit(jay, ctx):
     corpus_indices, char_to_idx, idx_to_char, vocab_size = jay
-    model = bi_rnn.scratch_model(vocab_size, (8, 4), ctx, 'gru', 2)
+    model = bi_rnn.uneven_model(vocab_size, (8, 4), ctx, 'gru', 2)
     X = nd.array([corpus_indices[:10]], ctx=ctx)
     with autograd.record():
         outputs, _ = model(X, model.begin_state(1))
@@ -147,7 +150,7 @@ def test_main_two_epochs(no_quick, capsys):
         '--epochs', '2', '--num-hiddens', '8', '--ctx', 'cpu',
         '--num-chars', '2000', '--num-steps', '10', '--pred-len', '5',
         '--pred-period', '1'])
-    assert max(max(gap) for gap in results['parity'].values()) < 1e-5
+    assert max(max(gap) for gap in results['gluon_gap'].values()) < 1e-5
     leak = results['leak']
     for name in ('uni', 'bi'):
         assert leak[name]['history'].epochs == [1, 2]

@@ -180,7 +180,7 @@ def test_clip_keeps_the_direction(ctx, theta):
                                                 rho=1.3)
     _, _, dW = bptt.hand_grads(params, inputs, labels, H0)
     g = np.concatenate([a.asnumpy().ravel() for a in dW])
-    before, after, cosine = bptt.clip(params, dW, theta)
+    before, after, cosine = bptt.clip_effect(params, dW, theta)
     assert before == pytest.approx(np.linalg.norm(g))
     assert before > 0.5  # the exploding case really is clipped at 0.5
     assert after == pytest.approx(min(theta, np.linalg.norm(g)))

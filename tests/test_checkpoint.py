@@ -39,9 +39,9 @@ def saved(tmp_path_factory):
 @pytest.mark.parametrize('kind', ['gluon-rnn', 'scratch-gru', 'gluon-gru'])
 def test_generation_in_a_new_process_equals_the_model_in_memory(saved,
                                                                 kind, jay):
-    path, history = saved[kind]
+    path, trainer = saved[kind]
     _, char_to_idx, idx_to_char, _ = jay
-    expected = predict(history.net, '分开', 30, idx_to_char, char_to_idx)
+    expected = predict(trainer.model, '分开', 30, idx_to_char, char_to_idx)
     r = run('generate', str(path), '--prefix', '分开', '--length', '30',
             '--ctx', 'cpu')
     assert r.returncode == 0, r.stderr
@@ -50,14 +50,14 @@ def test_generation_in_a_new_process_equals_the_model_in_memory(saved,
 
 
 def test_checkpoint_holds_what_rebuilds_the_model(saved, jay):
-    path, history = saved['scratch-gru']
+    path, trainer = saved['scratch-gru']
     ckpt = checkpoint.load(str(path))
     assert ckpt.spec.impl == 'scratch' and ckpt.spec.cell == 'gru'
     assert ckpt.idx_to_char == jay[2]
     assert ckpt.epoch == 2 and ckpt.history().perplexity == \
-        history.perplexity
+        trainer.history.perplexity
     assert ckpt.meta['hyper']['num_hiddens'] == 16
-    for i, p in enumerate(history.params):  # the trained values
+    for i, p in enumerate(trainer.model.params):  # the trained values
         assert (ckpt.arrays[str(i)].asnumpy() == p.asnumpy()).all()
 
 
@@ -101,7 +101,7 @@ def test_unknown_prefix_characters_are_a_clear_error(saved):
 
 def test_a_failed_save_keeps_the_previous_checkpoint(saved, tmp_path,
                                                      monkeypatch):
-    path, history = saved['gluon-rnn']
+    path, trainer = saved['gluon-rnn']
     target = tmp_path / 'keep.params'
     target.write_bytes(path.read_bytes())
 
@@ -112,8 +112,8 @@ def test_a_failed_save_keeps_the_previous_checkpoint(saved, tmp_path,
 
     monkeypatch.setattr(checkpoint.nd, 'save', broken)
     with pytest.raises(KeyboardInterrupt):
-        checkpoint.save(str(target), history.net, ['a'], d2l_ch6.BOOK,
-                        history)
+        checkpoint.save(str(target), trainer.model, ['a'], d2l_ch6.BOOK,
+                        trainer)
     assert target.read_bytes() == path.read_bytes()
     assert os.listdir(tmp_path) == ['keep.params']
 
@@ -127,20 +127,21 @@ def test_resume_continues_as_if_never_interrupted(tmp_path):
     rnn_scratch.main(argv + ['--epochs', '2', '--save', path])
     resumed = rnn_scratch.main(argv + ['--epochs', '4', '--resume', path,
                                        '--seed', '99'])['random']
-    assert resumed.epochs == [1, 2, 3, 4]
-    assert resumed.perplexity == pytest.approx(whole.perplexity, rel=1e-5)
+    assert resumed.history.epochs == [1, 2, 3, 4]
+    assert resumed.history.perplexity == pytest.approx(
+        whole.history.perplexity, rel=1e-5)
 
 
 def test_validation_text_never_overlaps_training(monkeypatch, jay):
-    seen, fit = {}, cli.fit
+    seen, fit = {}, cli.Trainer.fit
 
-    def spy(model, corpus_indices, *args, valid_indices=None, **kwargs):
+    def spy(self, corpus_indices, *args, valid_indices=None, **kwargs):
         seen['train'], seen['valid'] = corpus_indices, valid_indices
-        return fit(model, corpus_indices, *args,
-                       valid_indices=valid_indices, **kwargs)
+        return fit(self, corpus_indices, *args,
+                   valid_indices=valid_indices, **kwargs)
 
-    monkeypatch.setattr(cli, 'fit', spy)
-    history = rnn_gluon.main(TINY + ['--valid-frac', '0.2'])
+    monkeypatch.setattr(cli.Trainer, 'fit', spy)
+    history = rnn_gluon.main(TINY + ['--valid-frac', '0.2']).history
     corpus_indices = jay[0]
     assert len(seen['valid']) == 2000 and len(seen['train']) == 8000
     # the held-out part is the corpus's last 20 %, the rest is training

@@ -43,21 +43,20 @@ def test_stack_equals_gluon_num_layers(cell, kwargs, num_layers, num_inputs,
                                atol=1e-5)
     for a, b in zip(to_gluon_state(s, len(new_state)), new_state):
         np.testing.assert_allclose(a.asnumpy(), b.asnumpy(), atol=1e-5)
-    assert max(deep_rnn.parity(cell, num_layers, num_inputs, num_hiddens,
+    assert max(deep_rnn.gluon_gap(cell, num_layers, num_inputs, num_hiddens,
                                num_steps, batch_size, ctx, **kwargs)) < 1e-5
 
 
 def test_scratch_rnn_is_tanh_like_the_gluon_layer_it_is_paired_with():
     spec = ModelSpec('gluon', 'rnn', 3, 2)  # as 6.9's main builds it
-    assert gluon_model(spec, 5, None).model.rnn._mode == 'rnn_tanh'
-    assert deep_rnn.scratch_model(5, 3, None).spec == ModelSpec(
-        'scratch', 'rnn', 3, 2)
+    assert gluon_model(spec, 5, None).block.rnn._mode == 'rnn_tanh'
 
 
 @pytest.mark.parametrize('cell', ['rnn', 'gru', 'lstm'])
 def test_shapes_and_every_parameter_gets_a_gradient(cell, ctx):
     vocab_size, h, L, batch_size, num_steps = 9, 5, 3, 2, 4
-    model = deep_rnn.scratch_model(vocab_size, h, ctx, cell, L)
+    model = deep_rnn.scratch_model(ModelSpec('scratch', cell, h, L),
+                                   vocab_size, ctx)
     n = len(deep_rnn.CELLS[cell].params(vocab_size, h, ctx))
     shapes = [p.shape for p in model.params]
     assert len(shapes) == L * n + 2
@@ -100,7 +99,8 @@ def test_short_run_perplexity_falls(cell, jay, ctx):
     fit = partial(d2l.fit, corpus_indices=corpus_indices[:3000],
                   idx_to_char=idx_to_char, char_to_idx=char_to_idx, hp=hp,
                   ctx=ctx)
-    scratch = fit(deep_rnn.scratch_model(vocab_size, 16, ctx, cell, 2))
+    scratch = fit(deep_rnn.scratch_model(ModelSpec('scratch', cell, 16, 2),
+                                         vocab_size, ctx))
     gluon = d2l.fit_gluon(RNNModel(rnn_layer(cell, 16, 2), vocab_size),
                           corpus_indices[:3000], idx_to_char, char_to_idx,
                           hp, ctx=ctx)
@@ -114,10 +114,12 @@ def test_main_two_epochs(no_quick, capsys):
         '--num-chars', '2000', '--num-steps', '10', '--pred-len', '5',
         '--pred-period', '1', '--cell', 'lstm', '--num-layers', '3'])
     for impl in ('scratch', 'gluon'):
-        assert results[impl].epochs == [1, 2]
-    assert len(results['scratch'].params) == 3 * 12 + 2
-    assert results['gluon'].model.rnn._num_layers == 3
-    assert set(results['parity']) == {(c, L) for c in ('rnn', 'gru', 'lstm')
+        assert results[impl].history.epochs == [1, 2]
+    assert len(results['scratch'].model.params) == 3 * 12 + 2
+    assert results['scratch'].model.spec == ModelSpec('scratch', 'lstm', 8,
+                                                      3)
+    assert results['gluon'].model.block.rnn._num_layers == 3
+    assert set(results['gluon_gap']) == {(c, L) for c in ('rnn', 'gru', 'lstm')
                                       for L in (2, 3)}
-    assert max(max(gap) for gap in results['parity'].values()) < 1e-5
+    assert max(max(gap) for gap in results['gluon_gap'].values()) < 1e-5
     assert re.search(r'^epoch 2, perplexity', capsys.readouterr().out, re.M)

@@ -17,7 +17,8 @@ import d2l_ch6 as d2l
 from d2l_ch6.core import fast as fast_path
 from d2l_ch6.core.models import GluonModel, ModelSpec
 from d2l_ch6.core.predict import predict
-from d2l_ch6.core.trainer import clip, train_step, updater
+from d2l_ch6.core.optim import Optimizer, clip_gradients
+from d2l_ch6.core.trainer import Trainer
 from d2l_ch6.tools.zoo import build_model
 
 V, H, B, T = 11, 6, 4, 5  # vocab, hiddens, batch, steps
@@ -117,9 +118,9 @@ def test_any_batch_and_length_shares_the_parameters(ctx):
     spec = ModelSpec('scratch', 'lstm', H)
     teaching, fast = teaching_and_fast(spec, ctx)
     X, Y = indices((B, T), ctx), indices((B, T), ctx)
+    hp = replace(d2l.BOOK, lr=1.0, clipping_theta=0.01)
     for model in (teaching, fast):
-        train_step(model, X, Y, model.begin_state(B), 0.01,
-                   updater(model, 1.0))
+        Trainer(model, hp, ctx=ctx).step(X, Y, model.begin_state(B))
     chars = [chr(ord('a') + i) for i in range(V)]
     char_to_idx = {c: i for i, c in enumerate(chars)}
     assert predict(fast, 'abc', 12, chars, char_to_idx) == \
@@ -154,7 +155,7 @@ def test_clip_on_the_device_equals_the_formula(theta, ctx):
     expected = [g.asnumpy().astype(np.float64) for g in grads]
     norm = np.sqrt(sum((g ** 2).sum() for g in expected))
     scale = min(1.0, theta / norm)
-    clip(grads, theta)
+    clip_gradients(grads, theta)
     for g, e in zip(grads, expected):
         np.testing.assert_allclose(g.asnumpy(), e * scale, rtol=1e-5)
 
@@ -167,10 +168,12 @@ def test_gluon_update_equals_gluon_trainer(ctx):
         net.initialize(ctx=ctx)
         nets.append(net)
     X = nd.random.normal(shape=(5, 3), ctx=ctx)
-    ours = updater(GluonModel(nets[0], ctx), lr=0.5)
+    model, ours = GluonModel(nets[0], ctx), Optimizer('sgd', 0.5)
     trainer = gluon.Trainer(nets[1].collect_params(), 'sgd',
                             {'learning_rate': 0.5, 'momentum': 0, 'wd': 0})
-    for net, step in ((nets[0], ours), (nets[1], lambda: trainer.step(1))):
+    for net, step in ((nets[0], lambda: ours.update(model.weights(),
+                                                    model.grads())),
+                      (nets[1], lambda: trainer.step(1))):
         for _ in range(2):
             with autograd.record():
                 loss = (net(X) ** 2).sum()

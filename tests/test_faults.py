@@ -268,17 +268,17 @@ def test_fit_stops_at_the_batch_after_a_swallowed_signal(jay, ctx, capsys):
     model = build_model(ModelSpec('gluon', 'rnn', 8), vocab_size, ctx)
     model.prepare()
     batches = []
-    real_step = train_mod.train_step
+    real_step = train_mod.Trainer.step
 
-    def step(*args):
+    def step(self, *args, **kwargs):
         batches.append(1)
         if len(batches) == 3:
             FreedInside()
-        return real_step(*args)
+        return real_step(self, *args, **kwargs)
     hp = Hyper(8, 100, 35, 4, 1.0, 1.0, 1000, 5, ('分开',))
     try:
         with pytest.MonkeyPatch.context() as m:
-            m.setattr(train_mod, 'train_step', step)
+            m.setattr(train_mod.Trainer, 'step', step)
             with pytest.raises(errors.Terminated):
                 fit(model, corpus_indices[:2000], idx_to_char, char_to_idx,
                     hp, ctx=ctx, log=lambda *a: None)

@@ -20,7 +20,8 @@ from d2l_ch6.core.data import UNK, build_vocab, load_corpus, split_corpus
 from d2l_ch6.core.errors import BadInput
 from d2l_ch6.core.models import GluonModel, ModelSpec
 from d2l_ch6.core.predict import predict
-from d2l_ch6.core.trainer import Hyper, Updater, fit, seed_all, train_step
+from d2l_ch6.core.optim import Optimizer
+from d2l_ch6.core.trainer import Hyper, Trainer, fit, seed_all
 from d2l_ch6.tools.zoo import build_model, draw_uniform, restore
 
 V, H, E, B, T = 13, 8, 5, 4, 6
@@ -88,8 +89,7 @@ def test_inverted_dropout_keeps_1_minus_p_scaled(ctx):
 def test_dropout_is_on_in_training_and_off_at_evaluation(impl, cell, ctx):
     spec = ModelSpec(impl, cell, H, 2, dropout=0.5, embed_size=E)
     model = build_model(spec, V, ctx)
-    if hasattr(model, 'prepare'):
-        model.prepare()
+    model.prepare()
     X = X_of((B, T), ctx)
     model(X, model.begin_state(B))  # Gluon's deferred shapes
     for p in model.weights():  # away from N(0, 0.01): visible outputs
@@ -115,8 +115,8 @@ def test_the_embedding_forms_agree_with_copied_weights(cell, ctx):
                               embed_size=E), V, ctx).prepare()
     X = X_of((B, T), ctx)
     g(X, g.begin_state(B))  # Gluon's deferred shapes
-    parity.randomize(g.model)
-    net = g.model
+    parity.randomize(g.block)
+    net = g.block
     arrays = [net.embedding.weight.data(ctx)]
     for layer in range(2):
         arrays += parity.scratch_cell_params(net.rnn, layer)
@@ -155,14 +155,14 @@ def test_dropout_0_keeps_the_books_models(ctx):
         atol=1e-6)
     ours = build_model(ModelSpec('gluon', 'rnn', H, activation='relu',
                                  dropout=0.0), V, ctx).prepare()
-    assert ours.model.embedding is None and ours.model.drop is None
+    assert ours.block.embedding is None and ours.block.drop is None
     ours(X, ours.begin_state(B))  # Gluon's deferred shapes
-    parity.randomize(ours.model)
+    parity.randomize(ours.block)
     layer = gluon.rnn.RNN(H)
     book = d2lzh.RNNModel(layer, V)
     book.initialize(ctx=ctx)
     book(X, layer.begin_state(batch_size=B, ctx=ctx))
-    for p, q in zip(ours.model.collect_params().values(),
+    for p, q in zip(ours.block.collect_params().values(),
                     book.collect_params().values()):
         q.set_data(p.data(ctx))
     np.testing.assert_allclose(
@@ -178,8 +178,7 @@ def two_models(ctx, spec):
     for _ in range(2):
         mx.random.seed(5)
         m = build_model(spec, V, ctx)
-        if hasattr(m, 'prepare'):
-            m.prepare()
+        m.prepare()
         m(X_of((B, T), ctx), m.begin_state(B))  # Gluon's deferred init
         models.append(m)
     return models
@@ -187,16 +186,21 @@ def two_models(ctx, spec):
 
 @pytest.mark.parametrize('wd', [0.0, 1e-2])
 def test_written_adam_equals_gluon_trainer(wd, ctx):
-    """The Gluon model's update is gluon.Trainer's Adam; the one written
-    out for the scratch models, run on a copy of it, gives the same
-    weights after three steps."""
+    """The Adam written out for every model gives the weights
+    gluon.Trainer's Adam gives to a copy of the model, after three
+    steps."""
     a, b = two_models(ctx, ModelSpec('gluon', 'lstm', H, embed_size=E))
     X, Y = X_of((B, T), ctx), X_of((B, T), ctx)
-    ua, ub = Updater(a, 0.01, 'adam', wd), Updater(b, 0.01, 'adam', wd)
+    hp = Hyper(optimizer='adam', lr=0.01, wd=wd, clipping_theta=1.0)
+    ours = Trainer(a, hp, ctx=ctx)
+    gluons = gluon.Trainer(b.params, 'adam', dict(
+        learning_rate=0.01, wd=wd, beta1=0.9, beta2=0.999, epsilon=1e-8),
+        kvstore=None)
     for _ in range(3):
-        for model, update in ((a, ua), (b, ub._adam)):
-            train_step(model, X, Y, model.begin_state(B), 1.0, update)
-    assert ua.trainer is not None and ub.trainer is None
+        ours.step(X, Y, a.begin_state(B))
+        Trainer(b, hp, ctx=ctx).step(X, Y, b.begin_state(B), update=False)
+        gluons.step(1)  # the loss is already a mean
+    assert ours.optimizer.t == 3
     for p, q in zip(a.weights(), b.weights()):
         np.testing.assert_allclose(p.asnumpy(), q.asnumpy(), rtol=1e-5,
                                    atol=1e-7)
@@ -209,10 +213,11 @@ def test_written_adam_equals_gluon_trainer(wd, ctx):
 def test_sgd_with_weight_decay_is_the_formula(ctx):
     model = build_model(ModelSpec('scratch', 'rnn', H), V, ctx)
     X, Y = X_of((B, T), ctx), X_of((B, T), ctx)
-    train_step(model, X, Y, model.begin_state(B))
+    Trainer(model, Hyper(clipping_theta=None), ctx=ctx).step(
+        X, Y, model.begin_state(B), update=False)
     before = [w.asnumpy() for w in model.weights()]
     grads = [g.asnumpy() for g in model.grads()]
-    Updater(model, 0.5, 'sgd', 0.1)()
+    Optimizer('sgd', 0.5, 0.1).update(model.weights(), model.grads())
     for w, w0, g in zip(model.weights(), before, grads):
         np.testing.assert_allclose(w.asnumpy(), w0 - 0.5 * (g + 0.1 * w0),
                                    rtol=1e-5, atol=1e-7)
@@ -300,17 +305,17 @@ def test_early_stopping_restores_the_best_epoch(impl, scripted, jay, ctx):
     corpus_indices, char_to_idx, idx_to_char, vocab_size = jay
     model = build_model(ModelSpec(impl, 'gru', H, dropout=0.2,
                                   embed_size=E), vocab_size, ctx)
-    if hasattr(model, 'prepare'):
-        model.prepare()
+    model.prepare()
     seen = {}
 
-    def on_epoch_end(epoch, h):
-        seen[epoch] = {k: a.asnumpy() for k, a in model.state_dict().items()}
+    def on_record(trainer):
+        seen[trainer.epoch] = {k: a.asnumpy() for k, a in
+                               model.state_dict().items()}
     hp = Hyper(H, 10, 35, 32, 0.01, 1.0, 100, 5, ('分开',), 'adam',
                patience=2, lr_decay=0.5)
-    h = fit(model, corpus_indices[:3000], idx_to_char, char_to_idx, hp,
-            ctx=ctx, valid_indices=corpus_indices[3000:3100],
-            on_epoch_end=on_epoch_end, log=lambda *a: None)
+    h = Trainer(model, hp, ctx=ctx, log=lambda *a: None).fit(
+        corpus_indices[:3000], idx_to_char, char_to_idx,
+        valid_indices=corpus_indices[3000:3100], on_record=on_record)
     # epoch 2 is the best; epochs 3 and 4 are not better: stop after 4
     assert h.epochs == [1, 2, 3, 4] and h.best_epoch == 2
     assert h.lr == pytest.approx([0.01, 0.01, 0.005, 0.0025])
@@ -320,7 +325,7 @@ def test_early_stopping_restores_the_best_epoch(impl, scripted, jay, ctx):
         np.testing.assert_array_equal(a.asnumpy(), seen[2][k])
 
 
-def test_save_keeps_the_best_epoch(scripted, tmp_path, monkeypatch):
+def test_save_keeps_the_best_epoch(scripted, tmp_path, monkeypatch, ctx):
     monkeypatch.setenv('D2L_CH6_QUICK', '1')
     path = tmp_path / 'best.params'
     rnn_gluon.main(['--epochs', '5', '--num-hiddens', '8', '--ctx', 'cpu',
@@ -328,8 +333,16 @@ def test_save_keeps_the_best_epoch(scripted, tmp_path, monkeypatch):
                     str(path), '--quiet', '--optimizer', 'adam', '--lr',
                     '0.01', '--clip', '1', '--min-freq', '2'])
     ckpt = checkpoint.load(str(path))
-    assert ckpt.epoch == 2  # SCRIPT's best of the first 5 epochs
-    assert ckpt.history().valid_perplexity == SCRIPT[:2]
+    # the last epoch's state, to resume; epoch 2's parameters, to use
+    assert ckpt.epoch == 5 and ckpt.history().best_epoch == 2
+    assert ckpt.history().valid_perplexity == SCRIPT[:5]
+    assert sorted(ckpt.best_arrays) == sorted(ckpt.arrays)
+    assert any((ckpt.best_arrays[k] != ckpt.arrays[k]).sum().asscalar()
+               for k in ckpt.arrays)
+    model, _ = restore(str(path), ctx)
+    for k, a in model.state_dict().items():
+        np.testing.assert_array_equal(a.asnumpy(),
+                                      ckpt.best_arrays[k].asnumpy())
     assert ckpt.idx_to_char[0] == UNK and ckpt.meta['min_freq'] == 2
     assert ckpt.meta['hyper']['optimizer'] == 'adam'
 

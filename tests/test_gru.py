@@ -134,7 +134,8 @@ def _d2lzh_perplexities(module, get_params, init_state, rnn, jay, ctx):
     seed_all(0)
     hp = replace(d2l.BOOK_GATED, num_hiddens=32, num_epochs=3,
                  pred_period=1, pred_len=5, prefixes=('分开',))
-    history = d2l.fit(module.scratch_model(vocab_size, 32, ctx),
+    spec = d2l.ModelSpec('scratch', module.__name__.rpartition('.')[2], 32)
+    history = d2l.fit(module.scratch_model(spec, vocab_size, ctx),
                       corpus_indices, idx_to_char, char_to_idx, hp, ctx=ctx,
                       log=lambda *a: None)
     return theirs, history.perplexity
@@ -152,7 +153,7 @@ def test_main_two_epochs_and_perplexity_falls(no_quick, capsys):
                         'cpu', '--num-chars', '3000', '--num-steps', '10',
                         '--pred-len', '5', '--pred-period', '1'])
     for impl in ('scratch', 'gluon'):
-        history = results[impl]
+        history = results[impl].history
         assert history.epochs == [1, 2]
         # a short run learns: perplexity falls, below the vocabulary size
         assert history.perplexity[1] < history.perplexity[0] < 500

@@ -71,7 +71,7 @@ def test_equals_rnn_lstm(num_inputs, num_hiddens, num_steps, batch_size,
                                atol=1e-5)
     np.testing.assert_allclose(H_s.asnumpy(), H[0].asnumpy(), atol=1e-5)
     np.testing.assert_allclose(C_s.asnumpy(), C[0].asnumpy(), atol=1e-5)
-    assert max(lstm.parity(num_inputs, num_hiddens, num_steps, batch_size,
+    assert max(lstm.gluon_gap(num_inputs, num_hiddens, num_steps, batch_size,
                            ctx)) < 1e-5
 
 
@@ -119,10 +119,10 @@ def test_main_two_epochs_and_perplexity_falls(no_quick, capsys):
                          'cpu', '--num-chars', '3000', '--num-steps', '10',
                          '--pred-len', '5', '--pred-period', '1'])
     for impl in ('scratch', 'gluon'):
-        history = results[impl]
+        history = results[impl].history
         assert history.epochs == [1, 2]
         assert history.perplexity[1] < history.perplexity[0] < 500
-    assert max(results['parity']) < 1e-5
+    assert max(results['gluon_gap']) < 1e-5
     out = capsys.readouterr().out
     assert re.search(r'^epoch 2, perplexity [0-9.]+, time [0-9.]+ sec$',
                      out, re.M)

@@ -46,7 +46,7 @@ def test_layer_is_the_scratch_recurrence(ctx, activation):
 
 
 def test_main_short_run(capsys, jay):
-    history = rnn_gluon.main(SHORT)
+    history = rnn_gluon.main(SHORT).history
     out = capsys.readouterr().out.splitlines()
     assert history.epochs == [1, 2]
     assert history.perplexity[1] < history.perplexity[0]

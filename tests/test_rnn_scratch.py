@@ -58,9 +58,9 @@ def test_model_is_gluon_with_copied_weights(ctx, activation):
 @pytest.mark.parametrize('sampling, keys', [
     ('random', ['random']), ('consecutive', ['consecutive'])])
 def test_main_short_run(capsys, sampling, keys):
-    histories = rnn_scratch.main(SHORT + ['--sampling', sampling,
-                                          '--pred-period', '1',
-                                          '--pred-len', '4'])
+    histories = {k: t.history for k, t in rnn_scratch.main(
+        SHORT + ['--sampling', sampling, '--pred-period', '1',
+                 '--pred-len', '4']).items()}
     out = capsys.readouterr().out
     assert list(histories) == keys
     history = histories[sampling]
@@ -73,7 +73,8 @@ def test_main_short_run(capsys, sampling, keys):
 
 
 def test_main_both_relu(capsys):
-    histories = rnn_scratch.main(SHORT + ['--activation', 'relu'])
+    histories = {k: t.history for k, t in rnn_scratch.main(
+        SHORT + ['--activation', 'relu']).items()}
     out = capsys.readouterr().out
     assert list(histories) == ['random', 'consecutive']  # the book's order
     assert 'random sampling, scratch rnn (relu)' in out.splitlines()[0]

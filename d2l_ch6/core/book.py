@@ -9,7 +9,8 @@ Defined in sections 6.3 (``to_onehot``), 6.4 (``grad_clipping``,
 from .device import try_all_gpus, try_gpu  # noqa: F401  (the book's)
 from .models import GluonModel, ScratchModel, to_onehot  # noqa: F401
 from .predict import predict
-from .trainer import BOOK, Hyper, clip, fit, sgd  # noqa: F401
+from .optim import clip_gradients, sgd  # noqa: F401  (the book's sgd)
+from .trainer import BOOK, Hyper, fit
 
 
 def grad_clipping(params, theta, ctx=None):
@@ -20,7 +21,7 @@ def grad_clipping(params, theta, ctx=None):
     Same numbers as the book's, computed on the device (``ctx`` is kept for
     the book's signature; the gradients' own context is used).
     """
-    clip([p.grad for p in params], theta)
+    clip_gradients([p.grad for p in params], theta)
 
 
 clip_gradient = grad_clipping  # the project card's name
@@ -55,8 +56,8 @@ def train_and_predict_rnn(rnn, get_params, init_rnn_state, num_hiddens,
                           lr, clipping_theta, batch_size, pred_period,
                           pred_len, prefixes):
     """Train a from-scratch RNN and predict the next characters (the book's
-    routine and printed lines). Returns the History; ``.params`` holds the
-    trained parameters."""
+    routine and printed lines). Returns the History; the parameters of
+    ``get_params()`` are trained in place."""
     hp = _book_hyper(num_hiddens, num_epochs, num_steps, lr, clipping_theta,
                      batch_size, pred_period, pred_len, prefixes)
     model = ScratchModel(rnn, get_params(), init_rnn_state, num_hiddens,
@@ -67,10 +68,10 @@ def train_and_predict_rnn(rnn, get_params, init_rnn_state, num_hiddens,
 
 def fit_gluon(model, corpus_indices, idx_to_char, char_to_idx, hp=BOOK, *,
               ctx, initialize=True, **fit_kwargs):
-    """Train a Gluon block with :func:`train.fit`, as the book does: weights
-    re-initialised from N(0, 0.01^2) (unless ``initialize=False``), and a
-    HybridBlock hybridized into one cached graph. Returns the History;
-    ``.model`` is the trained block."""
+    """Train a Gluon block with :func:`trainer.fit`, as the book does:
+    weights re-initialised from N(0, 0.01^2) (unless ``initialize=False``),
+    and a HybridBlock hybridized into one cached graph. Returns the
+    History; ``model`` itself is trained."""
     net = GluonModel(model, ctx).prepare(initialize)
     return fit(net, corpus_indices, idx_to_char, char_to_idx, hp, ctx=ctx,
                **fit_kwargs)
@@ -82,7 +83,7 @@ def train_and_predict_rnn_gluon(model, num_hiddens, vocab_size, ctx,
                                 batch_size, pred_period, pred_len, prefixes):
     """Train a Gluon model (consecutive sampling, weights re-initialised
     from N(0, 0.01^2)) and predict: the book's routine and printed lines.
-    Returns the History; ``.model`` is the trained model."""
+    Returns the History; ``model`` itself is trained."""
     hp = _book_hyper(num_hiddens, num_epochs, num_steps, lr, clipping_theta,
                      batch_size, pred_period, pred_len, prefixes)
     return fit_gluon(model, corpus_indices, idx_to_char, char_to_idx, hp,

@@ -1,15 +1,21 @@
 """Checkpoints: the trained parameters with everything needed to use them in
-a new process (the model's spec, the vocabulary, the hyper-parameters, the
-history and, for ``--resume``, the sampler's random state).
+a new process (the model's spec, the vocabulary, the hyper-parameters) and
+to continue training exactly (the trainer's whole state: the epoch and
+batch, the sampler's random state, the optimizer's learning rate, step
+count and moments, early stopping's count and best parameters, the
+history).
 
-One file, written by ``nd.save``: the parameters as ``param:<name>`` and the
-metadata as UTF-8 JSON bytes in a uint8 array ``meta``. It is written to a
+One file, written by ``nd.save``: the parameters as ``param:<name>``, the
+trainer's arrays as ``trainer:<name>`` (``trainer:best:<name>``: the
+parameters of the best held-out perplexity, what ``generate`` uses) and
+the metadata as UTF-8 JSON bytes in a uint8 array ``meta``. It is written to a
 temporary file beside the target, flushed to the disk and renamed, so a
 checkpoint is never half-written, even after a power loss. The metadata
 carries a sha256 digest of every parameter array and of the metadata
 itself, checked on load: a damaged file is one clear error, not a model
 that quietly generates from flipped bytes. (Checkpoints of version 1 have
-no digest; they load with a warning.)
+no digest, those of version 2 no trainer state; both load, with a
+warning that says what they lack.)
 """
 import hashlib
 import json
@@ -26,30 +32,30 @@ from .errors import D2LError, OutputError, mxnet_reason
 from .models import ModelSpec
 from .trainer import History
 
-FORMAT, VERSION = 'd2l_ch6-checkpoint', 2
+FORMAT, VERSION = 'd2l_ch6-checkpoint', 3
 
 
 class CheckpointError(D2LError, ValueError):
     """A checkpoint that is missing, damaged or of another model."""
 
 
-def save(path, model, idx_to_char, hp, history=None, **extra):
+def save(path, model, idx_to_char, hp, trainer=None, **extra):
     """Write ``model`` (one with a ``spec``: see ``zoo.build_model``) with
-    its vocabulary, hyper-parameters, history and ``extra`` metadata."""
-    history = history or History()
+    its vocabulary, hyper-parameters and ``extra`` metadata, and the whole
+    state of the ``trainer`` training it (:meth:`Trainer.state_dict`)."""
     meta = dict(format=FORMAT, version=VERSION, spec=asdict(model.spec),
                 vocab=list(idx_to_char), hyper=asdict(hp),
-                epoch=history.epochs[-1] if history.epochs else 0,
-                history={k: getattr(history, k) for k in (
-                    'epochs', 'perplexity', 'seconds', 'valid_perplexity',
-                    'lr')},
-                **extra)
-    params = model.state_dict()
+                epoch=trainer.epoch if trainer is not None else 0,
+                history=(trainer.history if trainer is not None
+                         else History()).asdict(), **extra)
+    arrays = {'param:' + k: v for k, v in model.state_dict().items()}
+    if trainer is not None:
+        meta['trainer'], state = trainer.state_dict()
+        arrays.update({'trainer:' + k: v for k, v in state.items()})
     meta['digest'] = dict(
         algorithm='sha256',
-        arrays={name: array_digest(a) for name, a in params.items()},
+        arrays={name: array_digest(a) for name, a in arrays.items()},
         meta=meta_digest(meta))
-    arrays = {'param:' + k: v for k, v in params.items()}
     arrays['meta'] = nd.array(np.frombuffer(
         json.dumps(meta, ensure_ascii=False).encode('utf-8'),
         dtype=np.uint8), dtype='uint8')
@@ -121,19 +127,30 @@ def check_replaceable(path, flag='--save'):
 
 
 class Checkpoint:
-    """A loaded checkpoint: ``meta`` (dict), ``arrays`` ({name: NDArray})
-    and views of the metadata."""
+    """A loaded checkpoint: ``meta`` (dict), ``arrays`` ({name: NDArray}:
+    the parameters as training left them), ``trainer_arrays`` and views of
+    the metadata."""
 
-    def __init__(self, path, meta, arrays):
+    def __init__(self, path, meta, arrays, trainer_arrays=None):
         self.path, self.meta, self.arrays = path, meta, arrays
+        self.trainer_arrays = trainer_arrays or {}
         self.spec = ModelSpec(**meta['spec'])
         self.idx_to_char = meta['vocab']
         self.char_to_idx = {c: i for i, c in enumerate(self.idx_to_char)}
         self.epoch = meta['epoch']
+        self.trainer = meta.get('trainer')  # None: version 1 or 2
+
+    @property
+    def best_arrays(self):
+        """The parameters to use: those of the best held-out perplexity
+        where the run had a held-out text, else the last ones."""
+        best = {k[len('best:'):]: v for k, v in self.trainer_arrays.items()
+                if k.startswith('best:')}
+        return best or self.arrays
 
     def history(self):
         """The History saved with the parameters (to continue it)."""
-        return History(**{k: list(v) for k, v in self.meta['history'].items()})
+        return History.fromdict(self.meta['history'])
 
 
 # the names a section with several models puts into --save PATH
@@ -171,10 +188,12 @@ def load(path):
         arrays = nd.load(path)
         meta = json.loads(bytes(arrays.pop('meta').asnumpy()).decode())
         assert meta['format'] == FORMAT and isinstance(arrays, dict)
+        checked = verify(path, meta, arrays)
         params = {k[len('param:'):]: v for k, v in arrays.items()
                   if k.startswith('param:')}
-        checked = verify(path, meta, params)
-        ckpt = Checkpoint(path, meta, params)
+        trainer = {k[len('trainer:'):]: v for k, v in arrays.items()
+                   if k.startswith('trainer:')}
+        ckpt = Checkpoint(path, meta, params, trainer)
     except CheckpointError:
         raise
     except (MXNetError, KeyError, AssertionError, ValueError,
@@ -189,21 +208,26 @@ def load(path):
     return ckpt
 
 
-def verify(path, meta, params):
+def verify(path, meta, arrays):
     """CheckpointError unless the arrays and the metadata match the digest
     saved with them; False if there is no digest to check (version 1)."""
     digest = meta.get('digest')
     if digest is None:
         return False
+    if meta.get('version', 1) < 3:  # version 2 named the parameters only
+        arrays = {k: v for k, v in arrays.items() if k.startswith('param:')}
+        digest = dict(digest, arrays={'param:' + k: v for k, v in
+                                      digest.get('arrays', {}).items()})
     damaged = None
     if meta_digest(meta) != digest.get('meta'):
         damaged = 'its metadata'
-    elif sorted(params) != sorted(digest.get('arrays', {})):
+    elif sorted(arrays) != sorted(digest.get('arrays', {})):
         damaged = 'the list of its arrays'
     else:
-        for name, array in params.items():
+        for name, array in arrays.items():
             if array_digest(array) != digest['arrays'][name]:
-                damaged = 'parameter %s' % name
+                damaged = 'parameter %s' % name[len('param:'):] \
+                    if name.startswith('param:') else 'array %s' % name
                 break
     if damaged:
         raise CheckpointError(

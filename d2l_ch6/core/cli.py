@@ -11,6 +11,7 @@ import argparse
 import os
 import random
 import sys
+import warnings
 from dataclasses import dataclass, replace
 from functools import partial
 from typing import Optional
@@ -26,7 +27,9 @@ from .errors import run  # noqa: F401  (cli.run(main): every command's)
 from .fast import FastModel
 from .models import gluon_model
 from .plots import figure_format, plot_perplexity
-from .trainer import BOOK, OPTIMIZERS, Hyper, check_memory, fit, seed_all
+from .hyper import BOOK, Hyper, check_memory, seed_all
+from .optim import FLOAT32_TINY, OPTIMIZERS
+from .trainer import Trainer
 
 # (number, module, the book's title)
 SECTIONS = [
@@ -79,7 +82,7 @@ def nonnegative_int(text):
 
 
 # what mxnet's operators take: float32's range, without its denormals
-FLOAT32_MAX, FLOAT32_TINY = 3.4028234663852886e38, 1.1754943508222875e-38
+FLOAT32_MAX = 3.4028234663852886e38
 
 
 def nonnegative_float(text):
@@ -220,6 +223,7 @@ class Options:
     impl: str = 'both'  # scratch, gluon or both, for --impl
     dropout: float = 0.0  # beyond the book, with --impl
     embed_size: Optional[int] = None
+    seed: int = 0
 
 
 def options(args):
@@ -325,17 +329,21 @@ def run_path(path, name):
 def train(opts, model, data, hp, ctx, name=None, is_random_iter=False,
           detach=True):
     """Train ``model`` (one with a ``spec``, as the sections build them) on
-    the corpus ``data`` (the book's 4-tuple) as the :class:`Options` ask:
-    a held-out fraction, a checkpoint after every epoch, resuming, the
-    progress bar (unless quiet or not a terminal). ``name`` tells the runs
-    of a section apart in file names. Returns the History."""
+    the corpus ``data`` (the book's 4-tuple) with a :class:`Trainer`, as
+    the :class:`Options` ask: a held-out fraction, a checkpoint of the
+    whole run after every epoch, resuming, the progress bar (unless quiet
+    or not a terminal). ``name`` tells the runs of a section apart in file
+    names. Returns the Trainer (its ``history``, its ``model``)."""
     corpus_indices, char_to_idx, idx_to_char, _ = data
     valid = None
     if opts.valid_frac:
         corpus_indices, valid = split_corpus(corpus_indices, opts.valid_frac)
     save_path = run_path(opts.save, name)
     check_outputs([('--save', save_path)], opts)
-    history, start = None, 0
+    trainer = Trainer(model, hp, ctx=ctx, is_random_iter=is_random_iter,
+                      detach=detach, random_offset=opts.random_offset,
+                      seed=opts.seed,
+                      progress=not opts.quiet and sys.stderr.isatty())
     resume = run_path(opts.resume, name)
     if resume and name is not None and not os.path.isfile(resume):
         checkpoint.find(opts.resume)  # an error unless another model's is
@@ -345,74 +353,85 @@ def train(opts, model, data, hp, ctx, name=None, is_random_iter=False,
     if resume:
         ckpt = checkpoint.load(resume)
         checkpoint.check_compatible(ckpt, model.spec, idx_to_char)
-        model.load_state_dict(ckpt.arrays)
-        history, start = ckpt.history(), ckpt.epoch
-        random.setstate(_random_state(ckpt.meta['random_state']))
-        if start >= hp.num_epochs:
+        resume_from(trainer, ckpt)
+        if trainer.finished:
             done = ('%s holds epoch %d and --epochs (the total, not the '
-                    'epochs to add) is %d: nothing is left to train'
-                    % (resume, start, hp.num_epochs))
+                    'epochs to add) is %d' % (resume, trainer.epoch,
+                                              hp.num_epochs)
+                    if not trainer.stopped else
+                    '%s holds a run that early stopping ended at epoch %d'
+                    % (resume, trainer.epoch))
             if name is None:
-                raise BadInput(done + '; give --epochs above %d' % start)
-            print(done)
+                raise BadInput(done + ': nothing is left to train%s' % (
+                    '' if trainer.stopped else
+                    '; give --epochs above %d' % trainer.epoch))
+            print(done + ': nothing is left to train')
         else:
-            print('resuming %s from epoch %d' % (resume, start))
-    if hasattr(model, 'prepare'):
-        model.prepare(initialize=not resume)
+            print('resuming %s from epoch %d' % (resume, trainer.epoch))
+    model.prepare(initialize=not resume)
 
     saved = []  # the epochs whose checkpoint is on disk
 
-    def on_epoch_end(epoch, h):
-        if valid is not None and h.best_epoch != epoch:
-            return  # with a held-out text, the best epoch is kept
-        checkpoint.save(save_path, model, idx_to_char, hp, h,
-                        random_state=random.getstate(),
+    def on_record(t):
+        checkpoint.save(save_path, model, idx_to_char, hp, t,
                         corpus=opts.corpus, num_chars=opts.num_chars,
                         lower=opts.lower, valid_frac=opts.valid_frac,
                         is_random_iter=is_random_iter,
                         random_offset=opts.random_offset,
                         min_freq=opts.min_freq)
-        saved.append(epoch)
+        saved.append(t.epoch)
 
     try:
-        history = fit(model, corpus_indices, idx_to_char, char_to_idx, hp,
-                      ctx=ctx, is_random_iter=is_random_iter, detach=detach,
-                      valid_indices=valid, history=history,
-                      start_epoch=start,
-                      on_epoch_end=on_epoch_end if save_path else None,
-                      progress=not opts.quiet and sys.stderr.isatty(),
-                      random_offset=opts.random_offset)
+        trainer.fit(corpus_indices, idx_to_char, char_to_idx,
+                    valid_indices=valid,
+                    on_record=on_record if save_path else None)
     except KeyboardInterrupt as e:  # Ctrl-C, or SIGTERM/SIGHUP (run)
         how = 'stopped by %s' % e.name if isinstance(e, Terminated) \
             else 'interrupted'
         if save_path and (saved or resume) and os.path.exists(save_path):
-            print('%s: the checkpoint of the %s epoch (%d) is in '
+            # what is on disk: the signal may have come between a save's
+            # rename and its bookkeeping
+            try:
+                epoch = checkpoint.load(save_path).epoch
+            except checkpoint.CheckpointError:
+                epoch = saved[-1] if saved else trainer.epoch
+            print('%s: the checkpoint of the last complete epoch (%d) is in '
                   '%s; continue with --resume %s'
-                  % (how, 'last complete' if valid is None else 'best',
-                     saved[-1] if saved else start, save_path,
-                     opts.save), file=sys.stderr)
+                  % (how, epoch, save_path, opts.save), file=sys.stderr)
         elif save_path:
             print('%s before the first epoch ended: no checkpoint was '
                   'written' % how, file=sys.stderr)
         raise
     if saved:
         print('checkpoint written to %s' % save_path)
-    elif save_path and start < hp.num_epochs:
-        print('no epoch of this run beat the best held-out perplexity: '
-              'nothing was written to %s' % save_path)
-    return history
+    return trainer
 
 
-def _random_state(state):
-    """JSON's lists back into the tuple random.setstate wants."""
-    version, internal, gauss = state
-    return version, tuple(internal), gauss
+def resume_from(trainer, ckpt):
+    """Put the run saved in ``ckpt`` into ``trainer``: its parameters and
+    the trainer's whole state. A checkpoint of an earlier d2l_ch6 (version
+    2) has the epoch, the history, the learning rate and the sampler's
+    random state, and lacks the rest: said in a warning."""
+    trainer.model.load_state_dict(ckpt.arrays)
+    if ckpt.trainer is not None:
+        trainer.load_state_dict(ckpt.trainer, ckpt.trainer_arrays)
+        return
+    warnings.warn('%s was written by an earlier d2l_ch6: it holds no '
+                  "optimizer state (Adam's moments and step count) and no "
+                  "early stopping count; they start again" % ckpt.path,
+                  stacklevel=2)
+    trainer.epoch, trainer.history = ckpt.epoch, ckpt.history()
+    if trainer.history.lr:
+        trainer.optimizer.lr = trainer.history.lr[-1]
+    if 'random_state' in ckpt.meta:
+        version, internal, gauss = ckpt.meta['random_state']
+        random.setstate((version, tuple(internal), gauss))
 
 
 def train_impls(opts, scratch, spec, data, hp, ctx):
     """Train the model(s) --impl names, in turn, with :func:`train_all`:
     'scratch' (``scratch()``, the section's scratch model) and 'gluon'
-    (the Gluon model of ``spec``); return ``{impl: History}``. With
+    (the Gluon model of ``spec``); return ``{impl: Trainer}``. With
     --dropout or --embed-size both are ``spec`` with them, and the scratch
     one is its fast form: the section's cells are the book's, which has
     neither."""
@@ -429,16 +448,16 @@ def train_impls(opts, scratch, spec, data, hp, ctx):
 
 def train_all(opts, models, data, hp, ctx):
     """Train each ``{name: model}`` in turn (a header line each) with
-    :func:`train`; return ``{name: History}`` and draw the plot."""
+    :func:`train`; return ``{name: Trainer}`` and draw the plot."""
     names = list(models) if len(models) > 1 else [None]
     check_outputs([('--save', run_path(opts.save, n)) for n in names], opts)
-    histories = {}
+    trainers = {}
     for name, model in models.items():
         print('%s (%s)' % (model.spec.describe(), ctx))
-        histories[name] = train(opts, model, data, hp, ctx,
-                                name=name if len(models) > 1 else None)
-    plot(opts, histories)
-    return histories
+        trainers[name] = train(opts, model, data, hp, ctx,
+                               name=name if len(models) > 1 else None)
+    plot(opts, {name: t.history for name, t in trainers.items()})
+    return trainers
 
 
 def plot(opts, histories, title=None):

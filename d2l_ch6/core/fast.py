@@ -200,10 +200,10 @@ class Unrolled(gluon.HybridBlock):
 
 
 class FastModel:
-    """The fast form of a scratch model of ``spec`` for ``train.fit``; the
-    same interface as ``models.ScratchModel``. ``scratch`` (a section's
-    ScratchModel of the same spec) gives the initial values: the same seed
-    gives the same run in both forms."""
+    """The fast form of a scratch model of ``spec``, a
+    :class:`~d2l_ch6.core.models.Model` as ``models.ScratchModel`` is.
+    ``scratch`` (a section's ScratchModel of the same spec) gives the initial
+    values: the same seed gives the same run in both forms."""
 
     def __init__(self, spec, vocab_size, ctx, scratch=None):
         if spec.impl != 'scratch':
@@ -235,6 +235,11 @@ class FastModel:
             block.hybridize(static_alloc=True, static_shape=True)
             self._blocks[key] = block
         return self._blocks[key]
+
+    def prepare(self, initialize=True):
+        """Its parameters were drawn (or loaded) when it was built, and its
+        graphs are hybridized as they are made: nothing to do."""
+        return self
 
     def begin_state(self, batch_size):
         """Zeros: per layer, the forward cell's (H,) or (H, C), then the

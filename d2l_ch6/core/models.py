@@ -5,15 +5,16 @@
   (:func:`new_params`, :func:`output_params`), the one-hot input
   (:func:`to_onehot`), the one unroll (:func:`unroll`) and the output
   layer (:func:`output_layer`);
-* :class:`ScratchModel` (a section's ``rnn(inputs, state, params)`` with
-  its parameters) and :class:`GluonModel` (a Gluon block such as the
-  book's :class:`RNNModel`), the two kinds of model :func:`train.fit`
-  trains; :func:`gluon_model` builds the Gluon one of any spec.
+* :class:`Model`, what every model the trainer trains does (a
+  ``typing.Protocol``): :class:`ScratchModel` (a section's ``rnn(inputs,
+  state, params)`` with its parameters), :class:`GluonModel` (a Gluon block
+  such as the book's :class:`RNNModel`) and ``fast.FastModel`` implement
+  it; :func:`gluon_model` builds the Gluon one of any spec.
 
 Defined in sections 6.4 (the scratch parts) and 6.5 (``RNNModel``).
 """
 from dataclasses import dataclass
-from typing import Optional
+from typing import Dict, List, Optional, Protocol, Sequence, Tuple
 
 from mxnet import gluon, init, nd
 from mxnet.gluon import nn, rnn
@@ -92,6 +93,42 @@ class ModelSpec:
                                             ', '.join(args), extra)
 
 
+class Model(Protocol):
+    """What the trainer, prediction and checkpoints ask of a model; the
+    scratch, fast and Gluon models all do it, so nothing needs to find out
+    which kind it holds."""
+    spec: Optional[ModelSpec]  # what rebuilds it (None: not rebuildable)
+    ctx: object  # the mx.Context it computes on
+
+    def prepare(self, initialize: bool = True) -> 'Model':
+        """Ready to train: fresh weights unless ``initialize=False``
+        (loaded ones kept), graphs hybridized."""
+
+    def begin_state(self, batch_size: int) -> Sequence[nd.NDArray]:
+        """The zero state of a batch."""
+
+    def __call__(self, X: nd.NDArray, state: Sequence[nd.NDArray]
+                 ) -> Tuple[nd.NDArray, Sequence[nd.NDArray]]:
+        """X: (batch, num_steps) indices -> outputs (num_steps * batch,
+        vocab), time-major, and the new state."""
+
+    def step(self, index: int, state: Sequence[nd.NDArray]
+             ) -> Tuple[nd.NDArray, Sequence[nd.NDArray]]:
+        """One character: outputs (1, vocab) and the new state."""
+
+    def weights(self) -> List[nd.NDArray]:
+        """The arrays training updates (looked up anew at every step)."""
+
+    def grads(self) -> List[nd.NDArray]:
+        """Their gradients, in the same order."""
+
+    def state_dict(self) -> Dict[str, nd.NDArray]:
+        """{name: array}: what a checkpoint saves."""
+
+    def load_state_dict(self, arrays: Dict[str, nd.NDArray]) -> None:
+        """Load what :meth:`state_dict` gave (any of the model's forms)."""
+
+
 # -- the scratch parts --------------------------------------------------------
 
 def new_params(shapes, ctx):
@@ -136,9 +173,9 @@ def output_layer(Hs, W_hq, b_q):
 
 
 class ScratchModel:
-    """A from-scratch model for :func:`train.fit`: the book's ``rnn(inputs,
-    state, params)``, its parameters and ``init_rnn_state`` bundled, with
-    the ``spec`` that rebuilds it (None: not rebuildable, e.g. a book
+    """A from-scratch :class:`Model`: the book's ``rnn(inputs, state,
+    params)``, its parameters and ``init_rnn_state`` bundled, with the
+    ``spec`` that rebuilds it (None: not rebuildable, e.g. a book
     routine's model)."""
 
     def __init__(self, rnn, params, init_rnn_state, num_hiddens, vocab_size,
@@ -151,6 +188,10 @@ class ScratchModel:
         for param in params:
             if param.grad is None:
                 param.attach_grad()
+
+    def prepare(self, initialize=True):
+        """Its parameters were drawn when it was built: nothing to do."""
+        return self
 
     def begin_state(self, batch_size):
         return self.init_rnn_state(batch_size, self.num_hiddens, self.ctx)
@@ -236,12 +277,12 @@ def rnn_layer(cell, num_hiddens, num_layers=1, bidirectional=False,
 
 
 class GluonModel:
-    """A Gluon block with ``begin_state`` (such as RNNModel) for
-    :func:`train.fit`, with the ``spec`` that rebuilds it."""
+    """A :class:`Model` around a Gluon ``block`` with ``begin_state``
+    (such as RNNModel), with the ``spec`` that rebuilds it."""
 
-    def __init__(self, model, ctx, spec=None):
-        self.model, self.ctx, self.spec = model, ctx, spec
-        self.params = model.collect_params()
+    def __init__(self, block, ctx, spec=None):
+        self.block, self.ctx, self.spec = block, ctx, spec
+        self.params = block.collect_params()
 
     def prepare(self, initialize=True, initializer=None):
         """As the book: weights re-initialised from N(0, 0.01^2) (or
@@ -249,17 +290,17 @@ class GluonModel:
         (e.g. loaded), and a HybridBlock hybridized into one cached
         graph."""
         if initialize:
-            self.model.initialize(ctx=self.ctx, force_reinit=True,
+            self.block.initialize(ctx=self.ctx, force_reinit=True,
                                   init=initializer or init.Normal(0.01))
-        if isinstance(self.model, gluon.HybridBlock):
-            self.model.hybridize(static_alloc=True, static_shape=True)
+        if isinstance(self.block, gluon.HybridBlock):
+            self.block.hybridize(static_alloc=True, static_shape=True)
         return self
 
     def begin_state(self, batch_size):
-        return self.model.begin_state(batch_size=batch_size, ctx=self.ctx)
+        return self.block.begin_state(batch_size=batch_size, ctx=self.ctx)
 
     def __call__(self, X, state):
-        return self.model(X, state)
+        return self.block(X, state)
 
     def step(self, index, state):
         return self(nd.array([[index]], ctx=self.ctx), state)
@@ -277,7 +318,7 @@ class GluonModel:
     def _named(self):
         # structural names ('rnn.l0_i2h_weight', 'dense.weight'): the same
         # in every process, unlike the blocks' counter-based prefixes
-        return self.model._collect_params_with_prefix()
+        return self.block._collect_params_with_prefix()
 
     def state_dict(self):
         """{name: array} of the parameters, by their place in the block."""

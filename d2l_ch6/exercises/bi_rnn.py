@@ -12,8 +12,8 @@ def shapes(vocab_size, num_hiddens, batch_size, num_steps, ctx, cell='rnn',
            num_layers=1):
     """The exercise: shapes of H_t, of the outputs and of the state of a
     scratch bidirectional model with ``num_hiddens`` = (h_f, h_b)."""
-    model = bi_rnn.scratch_model(vocab_size, num_hiddens, ctx, cell,
-                                 num_layers)
+    model = bi_rnn.uneven_model(vocab_size, num_hiddens, ctx, cell,
+                                num_layers)
     X = nd.zeros((batch_size, num_steps), ctx=ctx)
     Hs, _ = bi_rnn.stack(to_onehot(X, vocab_size),
                          model.begin_state(batch_size), model.params[:-2],
@@ -66,7 +66,7 @@ def deep_bi(lab):
         rows.append(('%d layers' % L, 'x'.join(map(str, H)), len(state)))
     t1 = Table(('layers', 'top H_t (n=2)', 'state arrays'), rows,
                'design: layer l reads [->H, <-H] of layer l-1')
-    gaps = {c: bi_rnn.parity(c, 2, 10, 8, 6, 3, lab.ctx)
+    gaps = {c: bi_rnn.gluon_gap(c, 2, 10, 8, 6, 3, lab.ctx)
             for c in ('rnn', 'gru', 'lstm')}
     t2 = Table(('cell', 'max |output diff|', 'max |state diff|'),
                [(c, '%.1e' % g[0], '%.1e' % g[1]) for c, g in gaps.items()],

@@ -22,7 +22,8 @@ from ..core.corpus import (default_prefixes, is_builtin, prefixes_from_text,
 from ..core.data import load_corpus
 from ..core.errors import BadInput, TrainingDiverged
 from ..core.models import ModelSpec
-from ..core.trainer import BOOK, History, evaluate_perplexity, fit, seed_all
+from ..core.trainer import (BOOK, History, Trainer, evaluate_perplexity,
+                            seed_all)
 from ..tools.zoo import build_model
 from .registry import Table, compare, fmt, speed, steady
 
@@ -136,24 +137,29 @@ class Lab:
         return self.train_many([dict(hp=hp, **kwargs)])[0]
 
     def train_many(self, configs):
-        """Build a model for each config (a dict of :class:`Job`'s
-        fields: ``hp`` and optionally impl, cell, activation, num_layers,
-        bidirectional, sampling, detach, label, on_epoch_end), each from
-        the same seed, and train them with :func:`fit` in turn, ONE EPOCH
-        EACH per round, so that times per epoch compare under the same
-        machine load. A TrainingDiverged ends that run only. Samplings:
-        'random' and 'consecutive' (the book's), 'random-offset' and
-        'consecutive-offset' (the corpus without its first k tokens, k
-        drawn anew each epoch). Returns the :class:`Run` of each config,
-        with its held-out perplexity if there is a held-out text."""
+        """Build a model for each config (a dict of :class:`Job`'s fields:
+        ``hp`` and optionally impl, cell, activation, num_layers,
+        bidirectional, sampling, detach, label, on_record), each from the same
+        seed, and train each with its :class:`Trainer` in turn, ONE EPOCH EACH
+        per round, so that times per epoch compare under the same machine load.
+        A TrainingDiverged ends that run only. Samplings: 'random' and
+        'consecutive' (the book's), 'random-offset' and 'consecutive-offset'
+        (the corpus without its first k tokens, k drawn anew each epoch).
+        Returns the :class:`Run` of each config, with its held-out perplexity
+        if there is a held-out text."""
         jobs = [Job(**c) for c in configs]
         for job in jobs:
             seed_all(self.seed)
             job.run = Run(job.label, job.spec, job.hp, job.sampling,
                           History())
-            job.run.model = build_model(job.spec, self.vocab_size, self.ctx)
-            if job.impl == 'gluon':
-                job.run.model.prepare()
+            model = build_model(job.spec, self.vocab_size,
+                                self.ctx).prepare()
+            job.trainer = Trainer(
+                model, job.hp, ctx=self.ctx,
+                is_random_iter=job.sampling.startswith('random'),
+                detach=job.detach, seed=self.seed, log=_quiet,
+                random_offset=job.sampling.endswith('offset'))
+            job.run.model, job.run.history = model, job.trainer.history
         seed_all(self.seed)
         num_epochs, start = max(job.hp.num_epochs for job in jobs), time.time()
         for epoch in range(num_epochs):
@@ -177,16 +183,13 @@ class Lab:
         return [job.run for job in jobs]
 
     def _epoch(self, job, epoch):
-        """Train ``job`` for its epoch number ``epoch`` (0-based)."""
+        """Train ``job`` for one more epoch (its number ``epoch``, from 0)
+        with its one trainer."""
         corpus_indices, char_to_idx, idx_to_char, _ = self.data
         try:
-            fit(job.run.model, corpus_indices, idx_to_char, char_to_idx,
-                replace(job.hp, num_epochs=epoch + 1), ctx=self.ctx,
-                is_random_iter=job.sampling.startswith('random'),
-                detach=job.detach, history=job.run.history,
-                start_epoch=epoch, on_epoch_end=job.on_epoch_end, log=_quiet,
-                report_last=False,
-                random_offset=job.sampling.endswith('offset'))
+            job.trainer.fit(corpus_indices, idx_to_char, char_to_idx,
+                            on_record=job.on_record, report_last=False,
+                            epochs=1)
         except TrainingDiverged as e:
             job.run.diverged = e
 
@@ -203,8 +206,9 @@ class Job:
     sampling: str = 'random'
     detach: bool = True
     label: Optional[str] = None
-    on_epoch_end: Optional[Callable] = None
+    on_record: Optional[Callable] = None  # on_record(trainer), each epoch
     run: Optional[Run] = None
+    trainer: Optional[Trainer] = None
 
     def __post_init__(self):
         if self.sampling not in SAMPLINGS:

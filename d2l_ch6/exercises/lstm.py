@@ -88,7 +88,7 @@ def why_tanh(lab):
     run = lab.train(hp, impl='gluon', cell='lstm', sampling='consecutive')
     B = hp.batch_size  # rows of T characters: long enough for C to add up
     T = min(100, len(lab.corpus_indices) // B)
-    values, gap = lstm_ranges(run.model.model, lab.corpus_indices, B, T,
+    values, gap = lstm_ranges(run.model.block, lab.corpus_indices, B, T,
                               lab.ctx)
     labels = {'C~': 'candidate C~_t', 'C': 'memory cell C_t',
               'H': 'H_t = O*tanh(C_t)', 'O*C': 'O*C_t (H without tanh)'}

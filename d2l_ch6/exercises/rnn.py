@@ -34,14 +34,13 @@ def output_size(lab):
         X = nd.array([data[0][:5], data[0][5:10]], ctx=lab.ctx)  # (2, 5)
         for impl in ('scratch', 'gluon'):
             seed_all(lab.seed)
-            model = build_model(ModelSpec(impl, 'rnn', h), V, lab.ctx)
-            if impl == 'gluon':
-                model.prepare()
+            model = build_model(ModelSpec(impl, 'rnn', h), V,
+                                lab.ctx).prepare()
             outputs, _ = model(X, model.begin_state(2))
             if impl == 'scratch':
                 inputs = model.params[0].shape[0]  # W_xh (in, h)
             else:
-                inputs = model.model.rnn.l0_i2h_weight.shape[1]  # (h, in)
+                inputs = model.block.rnn.l0_i2h_weight.shape[1]  # (h, in)
             P = softmax_rows(outputs).sum(axis=1)
             rows.append((name, V, model.spec.describe(), inputs,
                          'x'.join(map(str, outputs.shape)),

@@ -9,9 +9,8 @@ import time
 from mxnet import nd, profiler
 
 from .. import rnn_scratch
-from ..core.data import data_iter_consecutive
 from ..core.models import ModelSpec, ScratchModel, unroll
-from ..core.trainer import BOOK, seed_all, train_step, updater
+from ..core.trainer import BOOK, Trainer, seed_all
 from ..tools.zoo import build_model
 from .registry import (TOLERANCE, Result, Table, exercise, fmt, judge, ratio,
                        speed)
@@ -21,13 +20,11 @@ def operator_counts(model, corpus_indices, hp, ctx):
     """Profile one batch (forward, backward, clipping, update) of ``model``
     after a warm-up batch: {operator: (calls, total ms)} from mxnet's
     profiler (memory bookkeeping 'DeleteVariable' left out)."""
-    update = updater(model, hp.lr)
-    X, Y = next(data_iter_consecutive(corpus_indices, hp.batch_size,
-                                      hp.num_steps, ctx))
+    trainer = Trainer(model, hp, ctx=ctx)
+    X, Y = next(trainer.sampler(corpus_indices))
 
     def batch():
-        train_step(model, X, Y, model.begin_state(hp.batch_size),
-                   hp.clipping_theta, update)
+        trainer.step(X, Y, model.begin_state(hp.batch_size))
         nd.waitall()
 
     batch()
@@ -63,16 +60,14 @@ def one_output_product(model):
 def batch_seconds(models, corpus_indices, hp, ctx, rounds):
     """Median seconds of one training batch (forward, backward, clipping,
     update) of each model, the models taking turns batch by batch."""
-    updates = [updater(m, hp.lr) for m in models]
+    trainers = [Trainer(m, hp, ctx=ctx) for m in models]
     seconds = [[] for _ in models]
-    batches = list(data_iter_consecutive(corpus_indices, hp.batch_size,
-                                         hp.num_steps, ctx))
+    batches = list(trainers[0].sampler(corpus_indices))
     for k in range(rounds):
         X, Y = batches[k % len(batches)]
-        for model, update, times in zip(models, updates, seconds):
+        for model, trainer, times in zip(models, trainers, seconds):
             start = time.time()
-            train_step(model, X, Y, model.begin_state(hp.batch_size),
-                       hp.clipping_theta, update)
+            trainer.step(X, Y, model.begin_state(hp.batch_size))
             nd.waitall()
             times.append(time.time() - start)
     return [statistics.median(t[1:] or t) for t in seconds]
@@ -100,8 +95,7 @@ def gluon_speed(lab):
         fresh[label] = build_model(ModelSpec(impl, 'rnn', hp.num_hiddens,
                                              activation=act),
                                    lab.vocab_size, lab.ctx)
-        if impl == 'gluon':
-            fresh[label].prepare()
+        fresh[label].prepare()
     one = 'scratch RNN, one output product'
     fresh[one] = one_output_product(fresh[models[0][2]])
     per_batch = dict(zip(fresh, batch_seconds(

@@ -7,9 +7,9 @@ from dataclasses import replace
 
 from mxnet import nd
 
-from ..core.data import data_iter_consecutive, data_iter_random
 from ..core.models import ModelSpec
-from ..core.trainer import BOOK, seed_all, train_step, updater
+from ..core.errors import TrainingDiverged
+from ..core.trainer import BOOK, Trainer, seed_all
 from ..tools.zoo import build_model
 from .lab import converged, tune, tune_answer, tune_table, variants
 from .registry import (TOLERANCE, Result, Table, compare, exercise, fmt, judge,
@@ -23,38 +23,39 @@ def grad_norm(grads):
 
 
 def book_epochs(model, corpus_indices, hp, ctx, is_random_iter, num_epochs):
-    """The book's loop, batch by batch on the host: for each epoch the mean
-    loss ``l_sum / n`` the book passes to ``math.exp``, and for the first
-    epoch every batch's (loss, gradient norm before clipping). Stops early
-    once the loss is nan (the parameters are nan from then on)."""
-    data_iter_fn = data_iter_random if is_random_iter \
-        else data_iter_consecutive
-    update = updater(model, hp.lr)
-    means, first = [], []
+    """The book's loop, through the trainer, reading each batch's loss on
+    the host as the book does: for each epoch the mean loss ``l_sum / n``
+    the book passes to ``math.exp``, and for the first epoch every batch's
+    (loss, gradient norm before clipping). Stops at the first epoch whose
+    perplexity is not finite (where the book's ``math.exp`` overflows, or
+    prints nan from then on)."""
     norms = []  # before clipping, in the first epoch
+    means, first, sums = [], [], dict(l=0.0, n=0)
 
     def inspect(m):
         norms.append(grad_norm(m.grads()))
 
-    for epoch in range(num_epochs):
-        state = model.begin_state(hp.batch_size)
-        l_sum, n = 0.0, 0
-        for X, Y in data_iter_fn(corpus_indices, hp.batch_size, hp.num_steps,
-                                 ctx):
-            if is_random_iter:
-                state = model.begin_state(hp.batch_size)
-            else:
-                state = [s.detach() for s in state]
-            l, state, tokens = train_step(
-                model, X, Y, state, hp.clipping_theta, update,
-                inspect=inspect if epoch == 0 else None)
-            if epoch == 0:
-                first.append((float(l.asscalar()), norms[-1]))
-            l_sum += float(l.asscalar()) * tokens  # the book's host sums
-            n += tokens
-        means.append(l_sum / n)
-        if math.isnan(means[-1]):
-            break
+    def on_batch(t, l, tokens):
+        value = float(l.asscalar())  # the book's host read, every batch
+        if t.epoch == 0:
+            first.append((value, norms[-1]))
+        sums['l'] += value * tokens  # the book's host sums
+        sums['n'] += tokens
+
+    def on_record(t):
+        means.append(sums['l'] / sums['n'])
+        sums.update(l=0.0, n=0)
+        t.step_options.pop('inspect', None)  # the first epoch's only
+
+    trainer = Trainer(model, replace(hp, num_epochs=num_epochs,
+                                     pred_period=num_epochs), ctx=ctx,
+                      is_random_iter=is_random_iter, log=lambda *a: None,
+                      step_options=dict(inspect=inspect))
+    try:
+        trainer.fit(corpus_indices, on_batch=on_batch, on_record=on_record,
+                    report_last=False)
+    except TrainingDiverged:
+        means.append(sums['l'] / sums['n'])
     return means, first
 
 
@@ -78,25 +79,21 @@ def detach_gradients(model, corpus_indices, hp, ctx, num_batches_, mode):
     its backward, as MXNet does by default) or 'keep graph' (backward with
     retain_graph=True, so gradients flow into every earlier batch).
     Returns ([grads copies per batch], [seconds per batch])."""
-    state = model.begin_state(hp.batch_size)
-    grads, seconds = [], []
-    batches = data_iter_consecutive(corpus_indices, hp.batch_size,
-                                    hp.num_steps, ctx)
-    for k, (X, Y) in enumerate(batches):
-        if k == num_batches_:
-            break
-        if mode == 'detach':
-            state = [s.detach() for s in state]
-        start = time.time()
-        # no clipping, no update: the gradients as backward left them
-        _, state, _ = train_step(model, X, Y, state,
-                                 retain_graph=mode == 'keep graph')
-        grads.append([g.copy() for g in model.grads()])
+    grads, seconds, last = [], [], [time.time()]
+
+    def on_batch(t, l, tokens):
+        grads.append([g.copy() for g in t.model.grads()])
         nd.waitall()
-        seconds.append(time.time() - start)
+        seconds.append(time.time() - last[0])
+        last[0] = time.time()
+
+    # no clipping, no update: the gradients as backward left them
+    trainer = Trainer(model, hp, ctx=ctx, detach=mode == 'detach',
+                      log=lambda *a: None, step_options=dict(
+                          clip=False, update=False,
+                          retain_graph=mode == 'keep graph'))
+    trainer.fit(corpus_indices, on_batch=on_batch, max_batches=num_batches_)
     return grads, seconds
-
-
 
 
 @exercise('6.4-hparams',
@@ -232,10 +229,11 @@ def pred_period_1(lab):
     prefix = hp.prefixes[0]
     texts = {}
 
-    def record(epoch, history):
-        texts[epoch] = history.predictions.get(prefix, '')[len(prefix):]
+    def record(trainer):
+        texts[trainer.epoch] = trainer.history.predictions.get(
+            prefix, '')[len(prefix):]
 
-    run = lab.train(hp, sampling='random', on_epoch_end=record)
+    run = lab.train(hp, sampling='random', on_record=record)
     counts = collections.Counter(lab.chars)
     frequent = {c for c, _ in counts.most_common(10)}
     stats = {e: (run.at(e),) + _text_stats(t, frequent)

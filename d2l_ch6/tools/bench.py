@@ -45,21 +45,21 @@ import time
 from dataclasses import replace
 from functools import partial
 
-from mxnet import autograd, nd
+from mxnet import nd
 
 from ..core import cli, env
 from ..core.files import write_text
 from .bench_report import phase_table, plot, table
 from ..core.cli import positive_int
 from ..core.corpus import CORPORA
-from ..core.data import (check_batches, data_iter_consecutive, load_corpus,
+from ..core.data import (check_batches, load_corpus,
                          num_batches)
 from ..core.device import parse_ctx_list
-from ..core.errors import ArgumentParser, BadInput, raise_pending_stop
+from ..core.errors import ArgumentParser, BadInput
 from ..core.models import ModelSpec
 from .peer import Peer, peer_version, threads
-from ..core.trainer import (BOOK, LOSS, check_memory, clip, fit, seed_all,
-                            updater)
+from ..core.hyper import BOOK, check_memory, seed_all
+from ..core.trainer import Trainer, fit
 from .work import Limits, flops, gathers, products
 from .zoo import build_model
 
@@ -105,7 +105,7 @@ def peer_weights(model):
     them: a Gluon model's by its layer's own names (rnn.l0_i2h_weight,
     dense.weight), a scratch model's in the sections' layout."""
     if model.spec.impl == 'gluon':
-        block, ctx = model.model, model.ctx
+        block, ctx = model.block, model.ctx
         weights = {'rnn.' + k: p.data(ctx).asnumpy()
                    for k, p in block.rnn._reg_params.items()}
         weights.update({'dense.' + k: p.data(ctx).asnumpy()
@@ -123,41 +123,29 @@ def epoch_runner(model, data, hp, ctx):
 
 
 def phase_epoch(model, data, hp, ctx):
-    """One epoch of ``fit``'s loop on ``model`` with the host waiting after
-    each part of every batch: {'model': forward, loss and backward,
-    'clip', 'update', 'rest': the sampler, the state and the epoch's end;
-    'epoch': the whole} in seconds. The waits serialise what the engine
-    overlaps, so the parts add up to a little more than an epoch."""
+    """One epoch of the trainer on ``model``, the host waiting after each
+    part of every batch: {'model': forward, loss and backward, 'clip',
+    'update', 'rest': the sampler, the state and the epoch's end; 'epoch':
+    the whole} in seconds. The waits serialise what the engine may
+    overlap, so the parts add up to a little more than an epoch."""
     clock = time.perf_counter
-    update = updater(model, hp.lr)
-    phases = dict(model=0.0, clip=0.0, update=0.0)
-    start = clock()
-    state = model.begin_state(hp.batch_size)
-    l_sum = nd.zeros((1,), ctx=ctx)
-    for X, Y in data_iter_consecutive(data[0], hp.batch_size, hp.num_steps,
-                                      ctx):
-        state = [s.detach() for s in state]
-        t0 = clock()
-        with autograd.record():
-            outputs, state = model(X, state)
-            l = LOSS(outputs, Y.T.reshape((-1,))).mean()
-        l.backward()
+    phases = dict(rest=0.0, model=0.0, clip=0.0, update=0.0)
+    last = []
+
+    def pause(part):  # the part just queued: wait for it, time it
         nd.waitall()
-        t1 = clock()
-        clip(model.grads(), hp.clipping_theta)
-        nd.waitall()
-        t2 = clock()
-        update()
-        nd.waitall()
-        for name, seconds in (('model', t1 - t0), ('clip', t2 - t1),
-                              ('update', clock() - t2)):
-            phases[name] += seconds
-        raise_pending_stop()
-        l_sum += l
-    l_sum.asscalar()
-    phases['epoch'] = clock() - start
-    phases['rest'] = phases['epoch'] - sum(
-        phases[k] for k in ('model', 'clip', 'update'))
+        now = clock()
+        phases[part] += now - last[-1]
+        last.append(now)
+
+    trainer = Trainer(model, replace(hp, num_epochs=1, pred_period=2),
+                      ctx=ctx, log=lambda *a: None,
+                      step_options=dict(pause=pause))
+    last.append(clock())
+    trainer.fit(data[0], report_last=False)
+    measured = sum(phases.values())
+    phases['epoch'] = clock() - last[0]
+    phases['rest'] += phases['epoch'] - measured  # the epoch's end
     return phases
 
 
@@ -180,7 +168,7 @@ def book_epoch(spec, data, hp, ctx):
                 2, hp.pred_len, hp.prefixes)  # one epoch, no prediction
     model = build_model(spec, vocab_size, ctx)  # the book's one-hot form
     if spec.impl == 'gluon':
-        net = d2lzh.RNNModel(model.model.rnn, vocab_size)
+        net = d2lzh.RNNModel(model.block.rnn, vocab_size)
 
         def run():
             d2lzh.train_and_predict_rnn_gluon(

@@ -38,13 +38,13 @@ from ..core.corpus import default_prefixes, is_builtin
 from ..core.data import check_batches, load_corpus, num_batches, split_corpus
 from ..core.models import ModelSpec
 from ..core.plots import new_figure, save_figure
-from ..core.trainer import (BOOK, BOOK_GATED, Hyper, evaluate_perplexity, fit,
-                            seed_all)
+from ..core.trainer import (BOOK, BOOK_GATED, Hyper, Trainer,
+                            evaluate_perplexity, fit, seed_all)
 from .zoo import build_model, draw_uniform
 
-CELLS = [('rnn', 'RNN', BOOK), ('gru', 'GRU', BOOK_GATED),
-         ('lstm', 'LSTM', BOOK_GATED)]  # with the book's schedule of each
-NETWORKS = ['%s-%s' % (cell, impl) for cell, _, _ in CELLS
+BOOK_RUNS = [('rnn', 'RNN', BOOK), ('gru', 'GRU', BOOK_GATED),
+             ('lstm', 'LSTM', BOOK_GATED)]  # with the book's schedule of each
+NETWORKS = ['%s-%s' % (cell, impl) for cell, _, _ in BOOK_RUNS
             for impl in ('scratch', 'gluon')]
 
 
@@ -148,16 +148,17 @@ def train_network(label, spec, hp, data, train, valid, heldout, ctx, args,
     model = _started(build_model(spec, vocab_size, ctx, fast=True), init)
     curve = []
 
-    def on_epoch_end(epoch, h):  # recorded for the plot, never read
-        curve.append(h.valid_perplexity[-1] if valid is heldout else
-                     evaluate_perplexity(model, heldout, hp.num_steps, ctx))
+    def on_record(trainer):  # recorded for the plot, never read
+        curve.append(trainer.history.valid_perplexity[-1] if valid is heldout
+                     else evaluate_perplexity(model, heldout, hp.num_steps,
+                                              ctx))
 
     start = time.time()
-    h = fit(model, train, idx_to_char, char_to_idx, hp, ctx=ctx,
-            valid_indices=valid, on_epoch_end=on_epoch_end,
-            log=lambda *a: None, report_last=False,
-            random_offset=random_offset,
-            progress=not args.quiet and sys.stderr.isatty())
+    trainer = Trainer(model, hp, ctx=ctx, random_offset=random_offset,
+                      seed=args.seed, log=lambda *a: None,
+                      progress=not args.quiet and sys.stderr.isatty())
+    h = trainer.fit(train, idx_to_char, char_to_idx, valid_indices=valid,
+                    on_record=on_record, report_last=False)
     wall = time.time() - start
     stopped = hp.patience is not None
     best = h.best_epoch if stopped else h.epochs[-1]
@@ -179,9 +180,7 @@ def _started(model, init):
     model is built with it; a Gluon one draws it in prepare())."""
     if init == 'uniform':
         return draw_uniform(model)
-    if hasattr(model, 'prepare'):
-        model.prepare()
-    return model
+    return model.prepare()
 
 
 TOO_SHORT = 'give a longer text (--num-chars all, or a longer file)'
@@ -197,7 +196,7 @@ def networks(names, recipe_name, recipe, data, train, heldout, ctx, args,
     fit_part, valid = split_corpus(train, args.valid_frac)
     prefixes = _prefixes(args)
     rows = []
-    for cell, Cell, book_hp in CELLS:
+    for cell, Cell, book_hp in BOOK_RUNS:
         for impl in ('scratch', 'gluon'):
             if '%s-%s' % (cell, impl) not in names:
                 continue

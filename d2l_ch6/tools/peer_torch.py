@@ -35,7 +35,7 @@ import time
 
 import numpy as np
 
-GATES = {'rnn': 1, 'gru': 3, 'lstm': 4}
+NUM_GATES = {'rnn': 1, 'gru': 3, 'lstm': 4}
 
 
 def batches(data, batch_size, num_steps):
@@ -106,7 +106,7 @@ class Scratch:
         flat = [torch.from_numpy(weights[str(i)]).requires_grad_()
                 for i in range(len(weights))]
         self.params = flat
-        g, D = GATES[spec['cell']], 2 if spec['bidirectional'] else 1
+        g, D = NUM_GATES[spec['cell']], 2 if spec['bidirectional'] else 1
         self.cells, k = [], 0
         for _ in range(spec['num_layers']):
             layer = []

@@ -12,23 +12,20 @@ from ..core.fast import FastModel
 from ..core.models import GluonModel, gluon_model
 
 
-def scratch_model(spec, vocab_size, ctx):
-    """A fresh scratch model of ``spec`` from its section (6.4, 6.7, 6.8,
-    6.9 or 6.10), with new parameters."""
-    h, cell, L = spec.num_hiddens, spec.cell, spec.num_layers
+def section_of(spec):
+    """The section whose scratch cells build ``spec``: 6.10 for a
+    bidirectional model, 6.9 for a deep one, else 6.4, 6.7 or 6.8."""
     if spec.bidirectional:
-        return bi_rnn.scratch_model(vocab_size, h, ctx, cell, L)
-    if L > 1:
-        return deep_rnn.scratch_model(vocab_size, h, ctx, cell, L)
-    if cell == 'rnn':
-        return rnn_scratch.scratch_model(vocab_size, h, ctx, spec.activation)
-    return {'gru': gru, 'lstm': lstm}[cell].scratch_model(vocab_size, h, ctx)
+        return bi_rnn
+    if spec.num_layers > 1:
+        return deep_rnn
+    return {'rnn': rnn_scratch, 'gru': gru, 'lstm': lstm}[spec.cell]
 
 
 def build_model(spec, vocab_size, ctx, fast=False):
     """A fresh model of ``spec``: a section's ScratchModel with new
     parameters, its fast form (``fast=True``: the same parameters, the same
-    numbers, computed by :mod:`d2l_ch6.fast`), or a GluonModel around an
+    numbers, computed by :mod:`d2l_ch6.core.fast`), or a GluonModel around an
     uninitialised RNNModel (training initialises it as the book does). A
     scratch model with dropout or an embedding is always the fast form:
     the sections' cells are the book's, which has neither."""
@@ -36,7 +33,7 @@ def build_model(spec, vocab_size, ctx, fast=False):
         return gluon_model(spec, vocab_size, ctx)
     if spec.regularized:
         return FastModel(spec, vocab_size, ctx)
-    scratch = scratch_model(spec, vocab_size, ctx)
+    scratch = section_of(spec).scratch_model(spec, vocab_size, ctx)
     return FastModel(spec, vocab_size, ctx, scratch) if fast else scratch
 
 
@@ -58,13 +55,13 @@ def draw_uniform(model):
 
 def restore(path, ctx, fast=False):
     """(model, checkpoint): the model saved at ``path`` rebuilt on ``ctx``
-    with its parameters (a Gluon model hybridized)."""
+    with the parameters to use (those of the best held-out perplexity where
+    the run had a held-out text; a Gluon model hybridized)."""
     ckpt = checkpoint.load(checkpoint.find(path))
     model = build_model(ckpt.spec, len(ckpt.idx_to_char), ctx, fast)
     try:
-        model.load_state_dict(ckpt.arrays)
+        model.load_state_dict(ckpt.best_arrays)
     except D2LError as e:
         raise checkpoint.CheckpointError('%s: %s' % (path, e)) from None
-    if hasattr(model, 'prepare'):
-        model.prepare(initialize=False)
+    model.prepare(initialize=False)
     return model, ckpt
