@@ -8,8 +8,8 @@ from .core.cli import SECTIONS, run
 
 # other commands: name -> module
 COMMANDS = {'bench': 'tools.bench', 'corpus': 'core.corpus',
-            'exercises': 'exercises', 'generate': 'tools.generate',
-            'heldout': 'tools.heldout'}
+            'exercises': 'exercises', 'flags': 'core.flags',
+            'generate': 'tools.generate', 'heldout': 'tools.heldout'}
 
 
 def _available(module):

@@ -36,7 +36,8 @@ from functools import partial
 
 from mxnet import nd
 
-from .core import cli
+from .core import cli, flags
+from .core.errors import BadInput
 from .deep_rnn import CELLS, GLUON_STEPS, stack
 from .deep_rnn import scratch_model as deep_scratch_model
 from .core.models import (ModelSpec, ScratchModel, gluon_model, output_layer,
@@ -183,11 +184,13 @@ def leak(data, hp, ctx, cell='rnn', impl='gluon', num_eval=1000,
 
 
 def main(argv=None):
-    p = cli.parser('bi_rnn', __doc__, BOOK_BI)
-    p.add_argument('--cell', choices=['gru', 'lstm', 'rnn'], default='rnn')
-    p.add_argument('--impl', choices=['scratch', 'gluon'], default='gluon',
-                   help='the models of the lesson')
+    p = cli.parser('bi_rnn', __doc__, BOOK_BI, command='6.10')
+    flags.add(p, '--cell', '6.10')
+    flags.add(p, '--impl', '6.10')
     args = p.parse_args(argv)
+    if args.impl == 'both':
+        raise BadInput('6.10 compares the uni- and bidirectional models of '
+                       'one form: give --impl scratch or --impl gluon')
     ctx, hp, opts, data = cli.start(args)
     results = {}
     print('bidirectional Gluon layers with random weights vs the scratch '

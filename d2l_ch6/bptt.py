@@ -51,7 +51,7 @@ import numpy as np
 from mxnet import autograd, nd
 from mxnet.gluon import loss as gloss
 
-from .core import cli
+from .core import cli, flags
 from .core.errors import BadInput
 from .core.book import grad_clipping
 from .core.plots import new_figure, save_figure
@@ -256,15 +256,6 @@ def _radii(text):
     return radii
 
 
-def _positive(kind):
-    def check(text):
-        value = kind(text)
-        if value <= 0:
-            raise argparse.ArgumentTypeError('must be positive')
-        return value
-    return check
-
-
 def _print_table(radii, last, every, T):
     width = 11 * len(radii)
     print('%4s  %-*s%s' % ('', width, 'dl_T/dh_t (last step only)',
@@ -287,20 +278,15 @@ def main(argv=None):
     ||dl_T/dh_T||}), ``clip`` ({rho: (norm before, after, cosine)}),
     ``theta``, ``plot`` (the PNG's path or None).
     """
-    p = cli.parser('bptt', __doc__, hp=None, train=False)
-    p.add_argument('--num-steps', type=_positive(int), default=50,
-                   help='T, the length of the sequence')
-    p.add_argument('--num-hiddens', type=_positive(int), default=32,
-                   help='h, the size of the hidden state')
+    p = cli.parser('bptt', __doc__, hp=None, train=False, command='6.6')
+    for name in ('--num-steps', '--num-hiddens', '--clip', '--plot'):
+        flags.add(p, name, '6.6')
     p.add_argument('--radii', type=_radii, default='0.8,1.0,1.2',
                    help='spectral radii of W_hh, comma-separated')
-    p.add_argument('--clip', dest='clipping_theta', type=_positive(float),
-                   default=1.0, help='clipping threshold theta')
     p.add_argument('--dtype', choices=['float64', 'float32'],
                    default='float64', help='float64 for the 1e-5 parity')
-    p.add_argument('--plot', metavar='PATH',
-                   help='draw the norms against t into a PNG')
     args = p.parse_args(argv)
+    args.clipping_theta = args.clipping_theta or None  # 0: no clipping
     ctx = cli.setup(args)
     corpus_indices, _, _, vocab_size = cli.load(args)
     T, h, dtype = args.num_steps, args.num_hiddens, args.dtype
@@ -337,8 +323,8 @@ def main(argv=None):
         print('rho=%g: ||dl_T/dh_1|| / ||dl_T/dh_T|| = %.3e, rho^(T-1) = '
               '%.3e' % (rho, ratio[rho], rho ** (T - 1)))
 
-    print('\nclipping at theta=%g: global norm of (dL/dW_hx, dL/dW_hh, '
-          'dL/dW_qh)' % args.clipping_theta)
+    print('\nclipping at theta=%s: global norm of (dL/dW_hx, dL/dW_hh, '
+          'dL/dW_qh)' % (args.clipping_theta or 'none (--clip 0)'))
     for rho, (before, after, cosine) in clipped.items():
         print('  rho=%g: %.4e -> %.4e, cosine(before, after) = %.6f'
               % (rho, before, after, cosine))

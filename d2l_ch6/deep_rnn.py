@@ -21,7 +21,7 @@ from functools import partial
 
 from mxnet import nd
 
-from .core import cli
+from .core import cli, flags
 from . import gru, lstm, rnn_scratch
 from .core.models import (LAYERS, ModelSpec, ScratchModel, output_layer,
                           output_params, rnn_layer, unroll)
@@ -118,9 +118,9 @@ def gluon_gap(cell, num_layers, num_inputs, num_hiddens, num_steps, batch_size,
 
 
 def main(argv=None):
-    p = cli.parser('deep_rnn', __doc__, BOOK, impl='deep RNN')
-    p.add_argument('--cell', choices=sorted(LAYERS), default='rnn')
-    p.add_argument('--num-layers', type=cli.positive_int, default=2)
+    p = cli.parser('deep_rnn', __doc__, BOOK, impl=True)
+    flags.add(p, '--cell', flags.SECTIONS)
+    flags.add(p, '--num-layers', flags.SECTIONS)
     args = p.parse_args(argv)
     ctx, hp, opts, data = cli.start(args)
     h, L = hp.num_hiddens, args.num_layers

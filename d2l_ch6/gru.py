@@ -159,7 +159,7 @@ def trained_gap(block, corpus_indices, num_steps, ctx):
 
 
 def main(argv=None):
-    p = cli.parser('gru', __doc__, BOOK_GATED, impl='GRU')
+    p = cli.parser('gru', __doc__, BOOK_GATED, impl=True)
     ctx, hp, opts, data = cli.start(p.parse_args(argv))
     # the book's concise GRU: RNNModel(rnn.GRU(num_hiddens), vocab_size)
     spec = ModelSpec('scratch', 'gru', hp.num_hiddens)

@@ -23,7 +23,7 @@ import numpy as np
 from mxnet import nd
 from mxnet.contrib import text
 
-from .core import cli
+from .core import cli, flags
 from .core.corpus import read_corpus
 from .core.data import split_corpus
 from .core.errors import BadInput
@@ -461,17 +461,16 @@ SMOOTHING_KS = (10, 1, 0.1, 0.01, 1e-3, 1e-4)
 
 
 def main(argv=None):
-    p = cli.parser('lang_model', __doc__, train=False)
+    p = cli.parser('lang_model', __doc__, train=False, command='6.1')
     p.add_argument('--max-n', type=int, choices=range(1, 6), default=4,
                    metavar='N', help='highest n-gram order (1..5)')
     p.add_argument('--k', nargs='+', type=_k_list,
                    default=list(SMOOTHING_KS),
                    help='add-k smoothing constants to score')
-    p.add_argument('--valid-frac', type=float, default=0.1,
-                   help='the last part of the text held out')
+    flags.add(p, '--valid-frac', '6.1')
     p.add_argument('--phrases', nargs='+', default=['你走先', '你先走'])
     args = p.parse_args(argv)
-    if not 0 < args.valid_frac < 1:
+    if not args.valid_frac:
         raise BadInput('--valid-frac must be in (0, 1), got %r'
                        % args.valid_frac)
     ctx = cli.setup(args)

@@ -95,7 +95,7 @@ def gluon_gap(num_inputs, num_hiddens, num_steps, batch_size, ctx):
 
 
 def main(argv=None):
-    p = cli.parser('lstm', __doc__, BOOK_GATED, impl='LSTM')
+    p = cli.parser('lstm', __doc__, BOOK_GATED, impl=True)
     ctx, hp, opts, data = cli.start(p.parse_args(argv))
     # the book's concise LSTM: RNNModel(rnn.LSTM(num_hiddens), vocab_size)
     spec = ModelSpec('scratch', 'lstm', hp.num_hiddens)

@@ -11,8 +11,7 @@ from dataclasses import dataclass, field
 from mxnet import nd
 from mxnet.gluon import rnn
 
-from .core import cli
-from .core.errors import BadInput
+from .core import cli, flags
 from .core.models import ACTIVATIONS
 
 
@@ -64,16 +63,12 @@ def _max_abs(a, b):
 
 
 def main(argv=None):
-    p = cli.parser('rnn', __doc__, train=False)
-    p.add_argument('--batch-size', type=int, default=3)
-    p.add_argument('--num-inputs', type=int, default=5,
+    p = cli.parser('rnn', __doc__, train=False, command='6.2')
+    for name in ('--batch-size', '--num-hiddens', '--num-steps'):
+        flags.add(p, name, '6.2')
+    p.add_argument('--num-inputs', type=flags.positive_int, default=5,
                    help='one-hot width = vocabulary size')
-    p.add_argument('--num-hiddens', type=int, default=4)
-    p.add_argument('--num-steps', type=int, default=5)
     args = p.parse_args(argv)
-    if min(args.batch_size, args.num_inputs, args.num_hiddens,
-           args.num_steps) <= 0:
-        raise BadInput('the sizes must be positive integers')
     ctx = cli.setup(args)
     batch_size, num_inputs, num_hiddens = (args.batch_size, args.num_inputs,
                                            args.num_hiddens)

@@ -26,8 +26,9 @@ FIELDS = ['model', 'impl', 'ctx', 'sec_per_epoch', 'sec_min', 'sec_max',
 def test_tiny_run_writes_json_and_png(tmp_path, capsys):
     pytest.importorskip('d2lzh')
     path, png = tmp_path / 'bench.json', tmp_path / 'bench.png'
-    rows = bench.main(['--ctx', 'cpu', '--epochs', '1', '--num-hiddens', '8',
-                       '--corpus-chars', '2000', '--square', '128',
+    rows = bench.main(['--ctx', 'cpu', '--timed-epochs', '1',
+                       '--sweep-num-hiddens', '8', '--sweep-num-chars', '2000',
+                       '--square', '128',
                        '--models', 'rnn-scratch,gru-gluon', '--quiet',
                        '--json', str(path), '--plot', str(png)])
     saved = json.loads(path.read_text())
@@ -62,8 +63,9 @@ def test_tiny_run_writes_json_and_png(tmp_path, capsys):
 
 
 def test_no_book_and_plain_scratch(capsys):
-    rows = bench.main(['--ctx', 'cpu', '--epochs', '2', '--num-hiddens', '4',
-                       '--corpus-chars', '2000', '--square', '64',
+    rows = bench.main(['--ctx', 'cpu', '--timed-epochs', '2',
+                       '--sweep-num-hiddens', '4', '--sweep-num-chars', '2000',
+                       '--square', '64',
                        '--models', 'lstm-scratch', '--no-fast', '--no-book',
                        '--quiet'])
     r, = rows

@@ -153,13 +153,13 @@ def test_every_training_section_takes_a_file(section, poems):
 def test_heldout_and_bench_take_a_file(tmp_path):
     path = tmp_path / 'longer.txt'  # the book's batches need 1,120 chars
     path.write_text(POEMS * 5, encoding='utf-8')
-    r = run('heldout', '--corpus', str(path), '--num-chars', 'all',
+    r = run('heldout', '--corpora', str(path), '--num-chars', 'all',
             '--models', 'gru-gluon', '--recipe', 'book', '--ctx', 'cpu',
             '--quiet', env={'D2L_CH6_QUICK': '1'})
     assert r.returncode == 0, r.stderr
     assert re.search(r'^\| GRU, Gluon \| book', r.stdout, re.M)
-    r = run('bench', '--corpus', str(path), '--corpus-chars', 'all',
-            '--models', 'rnn-gluon', '--epochs', '1', '--no-book',
+    r = run('bench', '--corpus', str(path), '--sweep-num-chars', 'all',
+            '--models', 'rnn-gluon', '--timed-epochs', '1', '--no-book',
             '--ctx', 'cpu', '--quiet')
     assert r.returncode == 0, r.stderr
     assert 'rnn gluon cpu' in r.stdout

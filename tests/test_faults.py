@@ -55,7 +55,8 @@ def test_a_parent_that_is_a_file(sandbox, tmp_path):
     for args in (['6.5', '--save', str(blocker / 'x.params')],
                  ['6.4', '--plot', str(blocker / 'sub' / 'p.png')],
                  ['bench', '--json', str(blocker / 'b.json'), '--models',
-                  'rnn-gluon', '--epochs', '1', '--no-book', '--quiet'],
+                  'rnn-gluon', '--timed-epochs', '1', '--no-book',
+                  '--quiet'],
                  ['exercises', '6.2-output-size', '--quick', '--report',
                   str(blocker / 'r.md')]):
         line = one_error(run_cli(sandbox, *args, *(

@@ -392,7 +392,7 @@ def small(monkeypatch):
 def test_heldout_prints_a_table_per_corpus_and_writes_json(small, tmp_path,
                                                            capsys):
     out_json, out_png = tmp_path / 'h.json', tmp_path / 'h.png'
-    rows = heldout.main(['--corpus', 'jaychou,timemachine', '--num-chars',
+    rows = heldout.main(['--corpora', 'jaychou,timemachine', '--num-chars',
                          '4000', '--models', 'rnn-gluon,lstm-scratch',
                          '--ctx', 'cpu', '--quiet', '--json', str(out_json),
                          '--plot', str(out_png)])
@@ -416,7 +416,7 @@ def test_heldout_prints_a_table_per_corpus_and_writes_json(small, tmp_path,
 
 
 def test_heldout_ablations(small, capsys):
-    rows = heldout.main(['--corpus', 'jaychou', '--num-chars', '3000',
+    rows = heldout.main(['--corpora', 'jaychou', '--num-chars', '3000',
                          '--models', 'lstm-gluon', '--recipe', 'regularized',
                          '--ablations', '--no-ngrams', '--ctx', 'cpu',
                          '--quiet'])
@@ -440,15 +440,15 @@ def test_heldout_tune_reads_only_the_training_part(small, monkeypatch,
         return real(model, corpus_indices, *a, valid_indices=valid_indices,
                     **k)
     monkeypatch.setattr(heldout, 'fit', spy)
-    rows = heldout.main(['--tune', '--corpus', 'jaychou', '--num-chars',
+    rows = heldout.main(['--tune', '--corpora', 'jaychou', '--num-chars',
                          '4000', '--ctx', 'cpu', '--quiet'])
     assert len(rows) == 2 and seen == [(3240, 360)] * 2  # 0.9 * 0.9, 0.9*0.1
     assert 'best:' in capsys.readouterr().out
 
 
 @pytest.mark.parametrize('epochs, expect', [(None, 40), (12, 12), (99, 40)])
-def test_heldout_epochs_caps_the_recipe(epochs, expect, monkeypatch):
+def test_heldout_max_epochs_caps_the_recipe(epochs, expect, monkeypatch):
     monkeypatch.setattr(cli, 'quick', lambda: False)
-    args = type('Args', (), {'epochs': epochs})()
+    args = type('Args', (), {'max_epochs': epochs})()
     hp = heldout._capped(heldout.Recipe(num_epochs=40).hyper(['a']), args, 3)
     assert (hp.num_epochs, hp.pred_period) == (expect, expect)

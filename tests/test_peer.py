@@ -81,8 +81,9 @@ def test_another_start_would_be_caught(spec, small, ctx):
 @needs_torch
 def test_bench_reports_the_peer(tmp_path, capsys):
     path = tmp_path / 'b.json'
-    rows = bench.main(['--ctx', 'cpu', '--epochs', '1', '--num-hiddens', '8',
-                       '--corpus-chars', '2000', '--square', '64',
+    rows = bench.main(['--ctx', 'cpu', '--timed-epochs', '1',
+                       '--sweep-num-hiddens', '8', '--sweep-num-chars', '2000',
+                       '--square', '64',
                        '--models', 'lstm-scratch,rnn-gluon', '--no-book',
                        '--peer', 'torch', '--quiet', '--json', str(path),
                        '--phases'])
@@ -118,8 +119,9 @@ def test_the_phased_epoch_is_an_epoch_of_fit(spec, small, ctx):
 
 def test_without_torch_one_line_and_the_bench_runs(monkeypatch, capsys):
     monkeypatch.setattr(bench, 'peer_version', lambda: None)
-    rows = bench.main(['--ctx', 'cpu', '--epochs', '1', '--num-hiddens', '4',
-                       '--corpus-chars', '2000', '--square', '64',
+    rows = bench.main(['--ctx', 'cpu', '--timed-epochs', '1',
+                       '--sweep-num-hiddens', '4', '--sweep-num-chars', '2000',
+                       '--square', '64',
                        '--models', 'rnn-scratch', '--no-book', '--peer',
                        'torch', '--quiet'])
     out = capsys.readouterr().out

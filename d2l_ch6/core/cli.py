@@ -17,9 +17,9 @@ from functools import partial
 from typing import Optional
 
 
-from . import checkpoint, files
+from . import checkpoint, files, flags
 from .env import switch
-from .corpus import CORPORA, default_prefixes, is_builtin, prefixes_from_text
+from .corpus import default_prefixes, is_builtin, prefixes_from_text
 from .data import load_corpus, split_corpus
 from .device import parse_ctx
 from .errors import ArgumentParser, BadInput, Terminated
@@ -28,7 +28,6 @@ from .fast import FastModel
 from .models import gluon_model
 from .plots import figure_format, plot_perplexity
 from .hyper import BOOK, Hyper, check_memory, seed_all
-from .optim import FLOAT32_TINY, OPTIMIZERS
 from .trainer import Trainer
 
 # (number, module, the book's title)
@@ -59,60 +58,27 @@ def book_hyper(hp=BOOK):
     return replace(hp, **QUICK) if quick() else hp
 
 
-def positive_int(text):
-    value = int(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError('must be a positive integer')
-    return value
+# the flags of a training section, in the order --help lists them
+TRAINING = ('--epochs', '--num-hiddens', '--num-steps', '--batch-size',
+            '--lr', '--clip', '--pred-period', '--pred-len', '--prefixes',
+            '--random-offset', '--valid-frac', '--min-freq', '--optimizer',
+            '--wd', '--patience', '--lr-decay', '--save', '--resume',
+            '--plot', '--quiet')
+MODEL = ('--impl', '--dropout', '--embed-size')  # sections with both forms
+DATA = ('--seed', '--ctx', '--corpus', '--num-chars', '--lower',
+        '--data-dir')
 
 
-def seed(text):
-    """A seed numpy takes: a whole number in [0, 2**32)."""
-    value = int(text)
-    if not 0 <= value < 2 ** 32:
-        raise argparse.ArgumentTypeError('must be in [0, 2**32)')
-    return value
+def parser(module, doc, hp=None, train=True, impl=False,
+           command=flags.SECTIONS, data=DATA):
+    """An ArgumentParser for section ``module`` with the shared flags of
+    :mod:`flags`, as ``command`` has them.
 
-
-def nonnegative_int(text):
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError('must be >= 0')
-    return value
-
-
-# what mxnet's operators take: float32's range, without its denormals
-FLOAT32_MAX = 3.4028234663852886e38
-
-
-def nonnegative_float(text):
-    """A float >= 0 that float32 holds (a learning rate, a threshold, a
-    decay): 0, or in [1.2e-38, 3.4e38]."""
-    value = float(text)
-    if not (value == 0 or FLOAT32_TINY <= value <= FLOAT32_MAX):
-        raise argparse.ArgumentTypeError('must be 0 or a number in '
-                                         '[1.2e-38, 3.4e38]')
-    return value
-
-
-def fraction(text):
-    value = float(text)
-    if not (value == 0 or FLOAT32_TINY <= value < 1):
-        raise argparse.ArgumentTypeError('must be in [0, 1)')
-    return value
-
-
-def _num_chars(text):
-    return None if text == 'all' else positive_int(text)
-
-
-def parser(module, doc, hp=None, train=True, impl=None):
-    """An ArgumentParser for section ``module`` with the shared flags.
-
-    ``hp`` gives the defaults (the book's values for the section; quick mode
-    shortens them); ``train=False`` keeps only the data and device flags;
-    ``impl`` (e.g. 'GRU') adds --impl scratch|gluon|both for a section that
-    trains it both ways.
+    ``hp`` gives the book's values for the section (quick mode shortens
+    them); ``train=False`` keeps only the data and device flags;
+    ``impl=True`` adds --impl scratch|gluon|both, --dropout and
+    --embed-size for a section that trains both forms; ``data`` names the
+    data and device flags it takes (all by default).
     """
     title = doc.strip().splitlines()[0]
     p = ArgumentParser(
@@ -121,86 +87,13 @@ def parser(module, doc, hp=None, train=True, impl=None):
     g = p.add_argument_group('shared flags')
     if train:
         hp = book_hyper(hp or BOOK)
-        g.add_argument('--epochs', dest='num_epochs', type=positive_int,
-                       default=hp.num_epochs, help='training epochs')
-        g.add_argument('--num-hiddens', type=positive_int,
-                       default=hp.num_hiddens, help='hidden units')
-        g.add_argument('--num-steps', type=positive_int,
-                       default=hp.num_steps, help='time steps per example')
-        g.add_argument('--batch-size', type=positive_int,
-                       default=hp.batch_size, help='examples per batch')
-        g.add_argument('--lr', type=nonnegative_float, default=hp.lr,
-                       help='learning rate')
-        g.add_argument('--clip', dest='clipping_theta',
-                       type=nonnegative_float,
-                       default=hp.clipping_theta,
-                       help='gradient clipping threshold theta; 0: none')
-        g.add_argument('--pred-period', type=positive_int,
-                       default=hp.pred_period,
-                       help='print and predict every N epochs')
-        g.add_argument('--pred-len', type=nonnegative_int,
-                       default=hp.pred_len,
-                       help='characters to predict')
-        g.add_argument('--prefixes', nargs='+', default=None,
-                       help='texts to predict from (default: 分开 不分开, '
-                       'traveller / time traveller with --corpus '
-                       'timemachine, two drawn from a file of your own)')
-        g.add_argument('--random-offset', action='store_true',
-                       help='start each epoch\'s examples at a random '
-                       'offset in [0, num_steps) (the book: always 0)')
-        g.add_argument('--valid-frac', type=fraction, default=0.0,
-                       help='hold out this last fraction of the corpus and '
-                       'report its perplexity beside the training one')
-        g.add_argument('--min-freq', type=positive_int, default=None,
-                       metavar='K', help='characters seen fewer than K '
-                       'times in the training part become <unk> (default: '
-                       'the book\'s vocabulary, every character)')
-        g.add_argument('--optimizer', choices=OPTIMIZERS,
-                       default=hp.optimizer, help='the update (adam: '
-                       'beyond the book)')
-        g.add_argument('--wd', type=nonnegative_float, default=hp.wd,
-                       help='weight decay')
-        g.add_argument('--patience', type=positive_int, default=None,
-                       help='with --valid-frac: stop after N epochs without '
-                       'a better held-out perplexity and keep the best')
-        g.add_argument('--lr-decay', type=fraction, default=None,
-                       metavar='F', help='with --valid-frac: multiply the '
-                       'learning rate by F after each epoch without a better '
-                       'held-out perplexity')
-        g.add_argument('--save', metavar='PATH',
-                       help='write a checkpoint (parameters, vocabulary, '
-                       'hyper-parameters) after every epoch (with '
-                       '--valid-frac: after every best epoch)')
-        g.add_argument('--resume', metavar='PATH',
-                       help='continue training from a --save checkpoint')
-        g.add_argument('--plot', metavar='PATH',
-                       help='draw perplexity per epoch into a PNG')
-        g.add_argument('--quiet', action='store_true',
-                       help='no progress bar')
+        for name in TRAINING:
+            flags.add(g, name, command, hp)
     if impl:
-        p.add_argument('--impl', choices=['scratch', 'gluon', 'both'],
-                       default='both', help='which %s to train' % impl)
-        p.add_argument('--dropout', type=fraction, default=0.0, metavar='P',
-                       help='beyond the book: dropout on the hidden states, '
-                       'off at evaluation (the scratch model then trains '
-                       'in its fast form)')
-        p.add_argument('--embed-size', type=positive_int, default=None,
-                       metavar='N', help='beyond the book: an embedding of '
-                       'N instead of the one-hot input')
-    g.add_argument('--seed', type=seed, default=0,
-                   help='seeds python, numpy and mxnet')
-    g.add_argument('--ctx', default='auto',
-                   help="auto (the book's try_gpu), cpu, gpu or gpu:N")
-    g.add_argument('--corpus', default='jaychou', metavar='NAME|PATH',
-                   help='%s, or the path of a UTF-8 text file (or a .zip '
-                   'holding one)' % ' or '.join(sorted(CORPORA)))
-    g.add_argument('--num-chars', type=_num_chars, default=10000,
-                   help="characters of the corpus to use, or 'all'")
-    g.add_argument('--lower', action='store_true', default=None,
-                   help='lower-case the text (what the book does for The '
-                   'Time Machine)')
-    g.add_argument('--data-dir', default=None,
-                   help='folder holding the corpus file (searched first)')
+        for name in MODEL:
+            flags.add(p, name, command)
+    for name in data:
+        flags.add(g, name, command)
     return p
 
 
@@ -240,9 +133,11 @@ def inputs(opts):
     """[(flag, path)] of the files a run reads: its corpus file (not a
     built-in name) and the checkpoint it resumes."""
     read = [('--resume', getattr(opts, 'resume', None))]
-    corpus = getattr(opts, 'corpus', None)
-    if corpus and not is_builtin(corpus):
-        read.append(('--corpus', corpus))
+    for flag in ('--corpus', '--corpora'):  # heldout's: comma-separated
+        names = getattr(opts, flag[2:], None) or ''
+        for name in names.split(',') if flag == '--corpora' else [names]:
+            if name and not is_builtin(name):
+                read.append((flag, name))
     return read
 
 

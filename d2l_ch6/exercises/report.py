@@ -173,7 +173,7 @@ def main(argv=None):
     """Run the exercises named on the command line (all by default); print
     each result and return {id: Result} (``--list``: the IDs)."""
     argv = sys.argv[1:] if argv is None else list(argv)
-    p = cli.parser('exercises', __doc__, train=False)
+    p = cli.parser('exercises', __doc__, train=False, command='exercises')
     p.formatter_class = _Help
     p.epilog = 'usage examples:' + __doc__.split('Usage::')[1]
     p.add_argument('ids', nargs='*', metavar='ID',

@@ -1,16 +1,16 @@
 """The benchmark: every model of chapter 6 timed against the book's own
 routine, against PyTorch and against the limits of the machine.
 
-    python -m d2l_ch6 bench --ctx cpu          (gpu, or cpu,gpu for both)
+    python -m d2l_ch6 bench --ctx cpu          (gpu; --sweep-ctx cpu,gpu)
     python -m d2l_ch6 bench --ctx cpu --peer torch --json b.json --plot b.png
-    python -m d2l_ch6 bench --models rnn-scratch,rnn-gluon --epochs 5
+    python -m d2l_ch6 bench --models rnn-scratch,rnn-gluon --timed-epochs 5
 
 Each model (RNN, GRU, LSTM from scratch and in Gluon; the deep, 2-layer,
 and the bidirectional RNN of 6.9/6.10) trains with the book's settings:
 consecutive sampling, batch 32, 35 steps, lr 100, clipping 0.01, 256
 hidden units, the first 10,000 characters of the Jay Chou lyrics; the
 scratch ones in their fast form (``d2l_ch6/core/fast.py``; ``--no-fast``: the
-sections' one-hot cells). After one warm-up epoch, ``--epochs`` epochs are
+sections' one-hot cells). After one warm-up epoch, ``--timed-epochs`` are
 timed, each by the wall clock around one call of the routine
 (num_epochs=1); the median counts.
 
@@ -30,8 +30,8 @@ runs on.
 
 The work and the two limits (the best square product, and each product
 at the best throughput of its own shape) are explained in
-:mod:`d2l_ch6.work`. ``--corpus-chars 10000,20000,all`` and
-``--num-hiddens 128,256,512`` run the models at each size, to show the
+:mod:`d2l_ch6.tools.work`. ``--sweep-num-chars 10000,20000,all`` and
+``--sweep-num-hiddens 128,256,512`` run the models at each size, to show the
 time per epoch following the work.
 """
 import argparse
@@ -47,14 +47,12 @@ from functools import partial
 
 from mxnet import nd
 
-from ..core import cli, env
+from ..core import cli, env, flags
 from ..core.files import write_text
 from .bench_report import phase_table, plot, table
-from ..core.cli import positive_int
-from ..core.corpus import CORPORA
 from ..core.data import (check_batches, load_corpus,
                          num_batches)
-from ..core.device import parse_ctx_list
+from ..core.device import parse_ctx, parse_ctx_list
 from ..core.errors import ArgumentParser, BadInput
 from ..core.models import ModelSpec
 from .peer import Peer, peer_version, threads
@@ -283,7 +281,7 @@ def _list(convert):
 
 
 def _chars(text):
-    return 'all' if text == 'all' else positive_int(text)
+    return 'all' if text == 'all' else flags.positive_int(text)
 
 
 def _models(text):
@@ -301,21 +299,24 @@ def parser():
     first = __doc__.strip().split('\n\n')[0]
     p = ArgumentParser(prog='python -m d2l_ch6 bench',
                                 description=' '.join(first.split()))
-    p.add_argument('--ctx', default='auto',
-                   help="cpu, gpu, gpu:N, several (cpu,gpu), or auto (the "
-                   "book's try_gpu; the default)")
-    p.add_argument('--epochs', type=positive_int, default=3,
+    flags.add(p, '--ctx', 'bench')
+    p.add_argument('--sweep-ctx', type=parse_ctx_list, default=None,
+                   metavar='CTX,CTX', help='instead of --ctx, run on each '
+                   'of these devices (e.g. cpu,gpu)')
+    p.add_argument('--timed-epochs', type=flags.positive_int, default=3,
                    help='timed epochs after one warm-up epoch (3)')
     p.add_argument('--models', type=_models, default='all',
                    help='comma-separated, of: %s (default all)'
                    % ','.join(MODELS))
-    p.add_argument('--corpus-chars', type=_list(_chars), default='10000',
-                   help="characters of the corpus, comma-separated (e.g. "
-                   "10000,20000,all; default 10000)")
-    p.add_argument('--num-hiddens', type=_list(positive_int),
-                   default=str(BOOK.num_hiddens),
-                   help='hidden units, comma-separated (e.g. 128,256,512; '
-                   'default %d)' % BOOK.num_hiddens)
+    p.add_argument('--sweep-num-chars', dest='corpus_chars',
+                   type=_list(_chars), default='10000', metavar='N,N',
+                   help="characters of the corpus, one run per value (e.g. "
+                   "10000,20000,all; default 10000, the book's)")
+    p.add_argument('--sweep-num-hiddens', dest='num_hiddens',
+                   type=_list(flags.positive_int),
+                   default=str(BOOK.num_hiddens), metavar='N,N',
+                   help='hidden units, one run per value (e.g. 128,256,512; '
+                   "default %d, the book's)" % BOOK.num_hiddens)
     p.add_argument('--no-fast', dest='fast', action='store_false',
                    help="scratch models in the sections' one-hot form "
                    '(default: their fast form, d2l_ch6.fast)')
@@ -326,18 +327,13 @@ def parser():
     p.add_argument('--phases', action='store_true',
                    help='then one more epoch each (and the peer\'s) timed '
                    'part by part: forward and backward, clipping, update')
-    p.add_argument('--json', metavar='PATH', help='write the rows here')
-    p.add_argument('--plot', metavar='PATH', help='bar chart PNG')
-    p.add_argument('--square', type=positive_int, default=2048,
+    for name in ('--json', '--plot'):
+        flags.add(p, name, 'bench')
+    p.add_argument('--square', type=flags.positive_int, default=2048,
                    help='side of the square product of the limit probe '
                    '(2048)')
-    p.add_argument('--quiet', action='store_true', help='no progress bar')
-    p.add_argument('--seed', type=cli.seed, default=0, help='(0)')
-    p.add_argument('--corpus', default='jaychou', metavar='NAME|PATH',
-                   help='%s, or a UTF-8 text file of your own' % ' or '.join(
-                       sorted(CORPORA)))
-    p.add_argument('--data-dir', default=None,
-                   help='folder holding the corpus file (searched first)')
+    for name in ('--quiet', '--seed', '--corpus', '--data-dir'):
+        flags.add(p, name, 'bench')
     return p
 
 
@@ -345,9 +341,10 @@ def main(argv=None):
     """Run the benchmark; print the table and return the rows (dicts)."""
     args = parser().parse_args(argv)
     cli.check_outputs([('--json', args.json), ('--plot', args.plot)], args)
-    ctxs = parse_ctx_list(args.ctx)
+    ctxs = args.sweep_ctx or [parse_ctx(args.ctx)]
     if not ctxs:
-        raise BadInput('--ctx names no device: use cpu, gpu or cpu,gpu')
+        raise BadInput('--sweep-ctx names no device: use cpu, gpu or '
+                       'cpu,gpu')
     peer = args.peer and peer_version()
     if args.peer and not peer:
         print('PyTorch is not installed here (pip install torch): the '
@@ -359,7 +356,7 @@ def main(argv=None):
                 for chars in args.corpus_chars}
     for data in datasets.values():  # the book's batches, before work
         check_batches(len(data[0]), BOOK.batch_size, BOOK.num_steps, False,
-                      'give a longer text (a larger --corpus-chars, or '
+                      'give a longer text (a larger --sweep-num-chars, or '
                       'another --corpus)')
         for h in args.num_hiddens:
             check_memory(h, data[3], BOOK.batch_size, BOOK.num_steps, 2)
@@ -369,7 +366,7 @@ def main(argv=None):
     sweep = len(args.corpus_chars) > 1 or len(args.num_hiddens) > 1
     rows, limits = [], {}
     from tqdm import tqdm
-    per_run = (args.epochs + 1) * (1 + bool(args.book) + bool(peer))
+    per_run = (args.timed_epochs + 1) * (1 + bool(args.book) + bool(peer))
     with tqdm(total=len(ctxs) * len(runs) * per_run, unit='epoch',
               file=sys.stderr, disable=args.quiet or None,
               dynamic_ncols=True, leave=False) as bar:
@@ -393,7 +390,7 @@ def main(argv=None):
                         twin = stack.enter_context(
                             Peer(spec, data, hp, weights))
                         runs['peer'] = twin.epoch
-                    seconds = time_epochs(runs, args.epochs,
+                    seconds = time_epochs(runs, args.timed_epochs,
                                           lambda: bar.update(1))
                     peer_result = None if 'peer' not in runs else dict(
                         seconds=seconds['peer'], torch=peer,
@@ -419,7 +416,7 @@ def main(argv=None):
           'forward and backward; square: GFLOP/s over the square limit; '
           'shapes: the time its products need at the best throughput of '
           "their shapes, over its time; book/us, torch/us: their median "
-          'over ours%s' % (args.epochs, '' if not peer else ' (%s, %d '
+          'over ours%s' % (args.timed_epochs, '' if not peer else ' (%s, %d '
                            'threads)' % ('torch ' + peer, threads())))
     print(table(rows, sweep))
     if args.phases:

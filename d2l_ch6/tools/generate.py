@@ -7,7 +7,7 @@ prefix: greedy by default (the book's argmax), or sampled with
 """
 import argparse
 
-from ..core import cli
+from ..core import cli, flags
 from ..core.device import parse_ctx
 from ..core.errors import ArgumentParser
 from ..core.predict import greedy, predict, sampler
@@ -22,16 +22,14 @@ def main(argv=None):
     p.add_argument('--prefix', default=None,
                    help="the text to continue (default: the checkpoint's "
                    'first training prefix)')
-    p.add_argument('--length', type=cli.nonnegative_int, default=100,
+    p.add_argument('--length', type=flags.nonnegative_int, default=100,
                    help='characters to write after the prefix')
     p.add_argument('--temperature', type=float, default=None,
                    help='sample from softmax(outputs / T) instead of argmax')
     p.add_argument('--top-k', type=int, default=None,
                    help='sample among the K most likely characters only')
-    p.add_argument('--seed', type=cli.seed, default=None,
-                   help='seed of the sampling')
-    p.add_argument('--ctx', default='auto',
-                   help="auto (the book's try_gpu), cpu, gpu or gpu:N")
+    for name in ('--seed', '--ctx'):
+        flags.add(p, name, 'generate')
     args = p.parse_args(argv)
     model, ckpt = restore(args.checkpoint, parse_ctx(args.ctx))
     prefix = args.prefix or ckpt.meta['hyper']['prefixes'][0]

@@ -31,7 +31,7 @@ import time
 from dataclasses import asdict, dataclass, replace
 from typing import Optional
 
-from ..core import cli
+from ..core import cli, flags
 from .. import lang_model
 from ..core.files import atomic_path
 from ..core.corpus import default_prefixes, is_builtin
@@ -235,10 +235,11 @@ def networks(names, recipe_name, recipe, data, train, heldout, ctx, args,
 
 
 def _capped(hp, args, quick_epochs):
-    """The recipe's ``hp`` with at most ``--epochs`` epochs (a shorter
+    """The recipe's ``hp`` with at most ``--max-epochs`` epochs (a shorter
     schedule; early stopping may end it sooner)."""
     n = quick_epochs if cli.quick() else min(hp.num_epochs,
-                                             args.epochs or hp.num_epochs)
+                                             args.max_epochs
+                                             or hp.num_epochs)
     return replace(hp, num_epochs=n, pred_period=n)
 
 
@@ -405,20 +406,20 @@ def tune(names, args, ctx):
 
 
 def main(argv=None):
-    p = cli.parser('heldout', __doc__, train=False)
-    p.set_defaults(corpus='jaychou,timemachine', num_chars=None)
+    p = cli.parser('heldout', __doc__, train=False, command='heldout',
+                   data=[f for f in cli.DATA if f != '--corpus'])
+    p.add_argument('--corpora', default='jaychou,timemachine',
+                   metavar='NAME|PATH,...', help='the texts to measure, '
+                   'comma-separated: jaychou, timemachine or the paths of '
+                   'text files')
     p.add_argument('--recipe', nargs='+', choices=['book', 'regularized'],
                    default=['book', 'regularized'],
                    help='the networks\' recipe(s)')
     p.add_argument('--models', type=_names, default=NETWORKS,
                    help='comma-separated, of: %s' % ','.join(NETWORKS))
-    p.add_argument('--valid-frac', type=cli.fraction, default=0.1,
-                   help='the last fraction of the corpus held out (and of '
-                   'the training part, for validation)')
-    p.add_argument('--min-freq', type=cli.positive_int, default=2,
-                   metavar='K', help='characters seen fewer than K times in '
-                   'the training part are <unk>')
-    p.add_argument('--epochs', type=cli.positive_int, metavar='N',
+    for name in ('--valid-frac', '--min-freq'):
+        flags.add(p, name, 'heldout')
+    p.add_argument('--max-epochs', type=flags.positive_int, metavar='N',
                    help='cap the regularized recipe at N epochs (its own '
                    'cap: %d; early stopping ends most runs sooner)'
                    % Recipe().num_epochs)
@@ -429,13 +430,12 @@ def main(argv=None):
     p.add_argument('--tune', action='store_true',
                    help='the search that chose the recipe, on the '
                    'validation split only')
-    p.add_argument('--json', metavar='PATH', help='write the rows here')
-    p.add_argument('--plot', metavar='PATH', help='per-epoch curves (PNG)')
-    p.add_argument('--quiet', action='store_true', help='no progress bar')
+    for name in ('--json', '--plot', '--quiet'):
+        flags.add(p, name, 'heldout')
     args = p.parse_args(argv)
     cli.check_outputs([('--json', args.json), ('--plot', args.plot)], args)
     ctx = cli.setup(args)
-    names = [c.strip() for c in args.corpus.split(',') if c.strip()]
+    names = [c.strip() for c in args.corpora.split(',') if c.strip()]
     if args.tune:
         return tune(names, args, ctx)
     rows = []
