@@ -40,6 +40,7 @@ OTHER_FLAGS = {
     '--clip': ['--clip', '0.5'],
     '--lower': ['--lower'],
     '--prefixes': ['--prefixes', '分开'],
+    '--keep-newlines': ['--keep-newlines'],
 }
 TRAINING = ['6.4', '6.5', '6.7', '6.8', '6.9', '6.10']
 

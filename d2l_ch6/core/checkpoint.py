@@ -30,7 +30,7 @@ from mxnet.base import MXNetError
 from .files import atomic_path
 from .errors import D2LError, OutputError, mxnet_reason
 from .models import ModelSpec
-from .trainer import History
+from .measure import History
 
 FORMAT, VERSION = 'd2l_ch6-checkpoint', 3
 

@@ -66,7 +66,7 @@ TRAINING = ('--epochs', '--num-hiddens', '--num-steps', '--batch-size',
             '--plot', '--quiet')
 MODEL = ('--impl', '--dropout', '--embed-size')  # sections with both forms
 DATA = ('--seed', '--ctx', '--corpus', '--num-chars', '--lower',
-        '--data-dir')
+        '--keep-newlines', '--data-dir')
 
 
 def parser(module, doc, hp=None, train=True, impl=False,
@@ -106,6 +106,7 @@ class Options:
     num_chars: Optional[int] = 10000
     data_dir: Optional[str] = None
     lower: Optional[bool] = None  # None: as the book reads the corpus
+    keep_newlines: bool = False  # the book: newlines become spaces
     random_offset: bool = False
     valid_frac: float = 0.0
     min_freq: Optional[int] = None  # None: the book's vocabulary
@@ -209,7 +210,8 @@ def load(opts):
     return load_corpus(opts.corpus, opts.num_chars, opts.data_dir,
                        getattr(opts, 'lower', None),
                        getattr(opts, 'min_freq', None),
-                       getattr(opts, 'valid_frac', 0.0))
+                       getattr(opts, 'valid_frac', 0.0),
+                       getattr(opts, 'keep_newlines', False))
 
 
 def run_path(path, name):
@@ -271,6 +273,7 @@ def train(opts, model, data, hp, ctx, name=None, is_random_iter=False,
         checkpoint.save(save_path, model, idx_to_char, hp, t,
                         corpus=opts.corpus, num_chars=opts.num_chars,
                         lower=opts.lower, valid_frac=opts.valid_frac,
+                        keep_newlines=opts.keep_newlines,
                         is_random_iter=is_random_iter,
                         random_offset=opts.random_offset,
                         min_freq=opts.min_freq)

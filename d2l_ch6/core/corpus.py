@@ -182,13 +182,23 @@ def prefixes_from_text(text, k=2):
     return tuple(w for w, _ in words.most_common(k))
 
 
-def read_corpus(name='jaychou', data_dir=None, num_chars=None, lower=None):
+def lines(text, keep_newlines=False):
+    """The book's preprocessing of line ends: newlines and carriage
+    returns to spaces; or, ``keep_newlines``, every line end (\\r\\n, \\r,
+    \\n) one newline, a character of the vocabulary."""
+    if keep_newlines:
+        return text.replace('\r\n', '\n').replace('\r', '\n')
+    return text.replace('\n', ' ').replace('\r', ' ')
+
+
+def read_corpus(name='jaychou', data_dir=None, num_chars=None, lower=None,
+                keep_newlines=False):
     """The text of corpus ``name`` (a built-in name or a file's path),
-    preprocessed as the book does: newlines to spaces, lower case for The
-    Time Machine or where ``lower`` asks; its first ``num_chars``
-    characters (None: all)."""
+    preprocessed as the book does: newlines to spaces (unless
+    ``keep_newlines``), lower case for The Time Machine or where ``lower``
+    asks; its first ``num_chars`` characters (None: all)."""
     if not is_builtin(name):
-        return read_text(name, num_chars, bool(lower))
+        return read_text(name, num_chars, bool(lower), keep_newlines)
     c = _corpus(name)
     path = find_corpus(name, data_dir)
     try:
@@ -202,7 +212,7 @@ def read_corpus(name='jaychou', data_dir=None, num_chars=None, lower=None):
     except (zipfile.BadZipFile, KeyError, UnicodeDecodeError, OSError) as e:
         raise CorpusError('cannot read %s (%s): delete it and run again to '
                           'download a fresh copy' % (path, e)) from None
-    text = text.replace('\n', ' ').replace('\r', ' ')
+    text = lines(text, keep_newlines)
     if c.lower if lower is None else lower:
         text = text.lower()
     return text[:num_chars] if num_chars is not None else text
@@ -285,11 +295,12 @@ def _encoding(head, path):
     return 'utf-8-sig'
 
 
-def text_chunks(path, lower=False):
+def text_chunks(path, lower=False, keep_newlines=False):
     """The text of a user's file (UTF-8, or UTF-16/32 with a byte-order
     mark; or the one file of a .zip), chunk by chunk, with the book's
-    preprocessing: newlines and carriage returns to spaces, lower case if
-    asked. A file cut inside its last character yields all but that
+    preprocessing (see :func:`lines`): newlines and carriage returns to
+    spaces (or, ``keep_newlines``, each line end one newline), lower case
+    if asked. A file cut inside its last character yields all but that
     character, with a warning. CorpusError for a file that cannot serve
     (not found, a folder, binary, not UTF-8, a damaged zip)."""
     if not os.path.exists(path):
@@ -301,7 +312,7 @@ def text_chunks(path, lower=False):
                           'holding one) as --corpus' % path)
     try:
         with _open_bytes(path) as f:
-            yield from _decoded(f, path, lower)
+            yield from _decoded(f, path, lower, keep_newlines)
     except CorpusError:
         raise
     except ZIP_ERRORS as e:
@@ -314,8 +325,9 @@ def text_chunks(path, lower=False):
                           % (path, type(e).__name__, e)) from None
 
 
-def _decoded(f, path, lower):
+def _decoded(f, path, lower, keep_newlines=False):
     """The decoded, preprocessed chunks of the binary stream ``f``."""
+    held = ''  # a chunk's last \r: the next may start with its \n
     decoder, offset, utf8 = None, 0, True  # bytes read
     while True:
         raw = f.read(CHUNK)
@@ -337,6 +349,8 @@ def _decoded(f, path, lower):
                 warnings.warn('%s ends inside a character (a cut file?): '
                               'its last %d byte(s) are left out'
                               % (path, len(e.object)), stacklevel=3)
+                if held:
+                    yield lines(held, keep_newlines)
                 return
             at = offset - pending + e.start
             raise CorpusError(
@@ -346,18 +360,22 @@ def _decoded(f, path, lower):
                                        codec.upper(), e.object[e.start], at)
             ) from None
         offset += len(raw)
-        text = text.replace('\n', ' ').replace('\r', ' ')
+        text = held + text
+        held = ''
+        if keep_newlines and raw and text.endswith('\r'):
+            text, held = text[:-1], '\r'
+        text = lines(text, keep_newlines)
         yield text.lower() if lower else text
         if not raw:
             return
 
 
-def read_text(path, num_chars=None, lower=False):
+def read_text(path, num_chars=None, lower=False, keep_newlines=False):
     """The text of a user's file (see :func:`text_chunks`) with the book's
     preprocessing; with ``num_chars``, reading stops once it has them.
     CorpusError for a file that cannot serve as a corpus."""
     chunks, n = [], 0
-    reader = text_chunks(path, lower)
+    reader = text_chunks(path, lower, keep_newlines)
     for text in reader:
         if num_chars is not None:
             text = text[:num_chars - n]

@@ -52,14 +52,14 @@ def build_vocab(corpus_chars, min_freq=None, counted=None):
 
 
 def load_corpus(name='jaychou', num_chars=10000, data_dir=None, lower=None,
-                min_freq=None, valid_frac=0.0):
+                min_freq=None, valid_frac=0.0, keep_newlines=False):
     """The book's 4-tuple for corpus ``name`` (a built-in name or the path
     of a text file); ``num_chars=None`` keeps the whole corpus, ``lower``
     lower-cases it (None: as the corpus is read by the book);
     ``min_freq`` builds the vocabulary with an ``<unk>`` token from the
     training part, the text without its last ``valid_frac`` (see
     :func:`build_vocab` and :func:`split_corpus`)."""
-    text = read_corpus(name, data_dir, num_chars, lower)
+    text = read_corpus(name, data_dir, num_chars, lower, keep_newlines)
     counted = None if min_freq is None else split_corpus(text, valid_frac)[0]
     return build_vocab(text, min_freq, counted)
 
@@ -105,12 +105,49 @@ def check_batches(corpus_len, batch_size, num_steps, is_random_iter,
     return n
 
 
-def _offset(corpus_indices, num_steps, random_offset):
-    """The corpus without its first k tokens, k ~ U{0, ..., num_steps-1}
-    drawn with Python's ``random`` (or k = 0: the book)."""
-    if not random_offset or num_steps <= 0:
+def as_array(corpus_indices):
+    """The indices as a numpy array: an array (a memory-mapped one too)
+    as it is, a list converted once."""
+    if isinstance(corpus_indices, np.ndarray):
         return corpus_indices
-    return corpus_indices[random.randrange(num_steps):]
+    return np.asarray(corpus_indices, dtype=np.int64)
+
+
+def _offset(corpus, num_steps, random_offset):
+    """The corpus without its first k tokens, k ~ U{0, ..., num_steps-1}
+    drawn with Python's ``random`` (or k = 0: the book); a view."""
+    if not random_offset or num_steps <= 0:
+        return corpus
+    return corpus[random.randrange(num_steps):]
+
+
+def random_rows(corpus_indices, batch_size, num_steps, random_offset=False):
+    """(the corpus, after its offset, as an array; a generator of each
+    batch's example starts, ``batch_size`` of them): the random sampler's
+    order, drawn from Python's ``random`` as the book's (the shuffle at the
+    first batch)."""
+    corpus = _offset(as_array(corpus_indices), num_steps, random_offset)
+    epoch_size = check_batches(len(corpus), batch_size, num_steps, True)
+    num_examples = (len(corpus) - 1) // num_steps
+
+    def starts():
+        example_indices = list(range(num_examples))
+        random.shuffle(example_indices)  # lazily, as the book's generator
+        for i in range(epoch_size):
+            yield np.array(example_indices[i * batch_size:(i + 1) *
+                                           batch_size]) * num_steps
+    return corpus, starts()
+
+
+def consecutive_rows(corpus_indices, batch_size, num_steps,
+                     random_offset=False):
+    """(the corpus cut into ``batch_size`` rows, a (batch_size, batch_len)
+    view; the number of batches): the consecutive sampler's layout."""
+    corpus = _offset(as_array(corpus_indices), num_steps, random_offset)
+    epoch_size = check_batches(len(corpus), batch_size, num_steps, False)
+    batch_len = len(corpus) // batch_size
+    return corpus[:batch_size * batch_len].reshape(
+        (batch_size, batch_len)), epoch_size
 
 
 def data_iter_random(corpus_indices, batch_size, num_steps, ctx=None,
@@ -137,24 +174,19 @@ def data_iter_random(corpus_indices, batch_size, num_steps, ctx=None,
 
         k = 0   |e0    |e1    |e2    |...|      (tail)
         k = 2   ..|e0    |e1    |e2    |...|    (other windows, tail read)
+
+    ``corpus_indices`` may be a list or a (memory-mapped) array: a batch
+    reads its rows only.
     """
-    corpus_indices = _offset(corpus_indices, num_steps, random_offset)
-    epoch_size = check_batches(len(corpus_indices), batch_size, num_steps,
-                               True)
-    num_examples = (len(corpus_indices) - 1) // num_steps
-    corpus = np.asarray(corpus_indices, dtype=np.float32)
+    corpus, starts = random_rows(corpus_indices, batch_size, num_steps,
+                                 random_offset)
+    offsets = np.arange(num_steps)
 
     def batches():
-        example_indices = list(range(num_examples))
-        random.shuffle(example_indices)  # lazily, as the book's generator
-        offsets = np.arange(num_steps)
-        for i in range(epoch_size):
-            starts = np.array(
-                example_indices[i * batch_size:(i + 1) * batch_size]
-            ) * num_steps
-            rows = starts[:, None] + offsets  # (batch_size, num_steps)
-            yield nd.array(corpus[rows], ctx=ctx), \
-                nd.array(corpus[rows + 1], ctx=ctx)
+        for start in starts:
+            rows = start[:, None] + offsets  # (batch_size, num_steps)
+            yield (nd.array(corpus[rows], ctx=ctx, dtype='float32'),
+                   nd.array(corpus[rows + 1], ctx=ctx, dtype='float32'))
     return batches()
 
 
@@ -177,20 +209,59 @@ def data_iter_consecutive(corpus_indices, batch_size, num_steps, ctx=None,
     ``random_offset=True`` (beyond the book) first drops k tokens, k drawn
     anew for every call from 0..num_steps-1: the rows and the batch
     boundaries move from epoch to epoch (above, k = 2 starts row 0 at 2).
+    ``corpus_indices`` may be a list or a (memory-mapped) array: a batch
+    reads its columns only.
     """
-    corpus_indices = _offset(corpus_indices, num_steps, random_offset)
-    epoch_size = check_batches(len(corpus_indices), batch_size, num_steps,
-                               False)
-    batch_len = len(corpus_indices) // batch_size
+    indices, epoch_size = consecutive_rows(corpus_indices, batch_size,
+                                           num_steps, random_offset)
 
     def batches():
-        corpus = nd.array(corpus_indices[:batch_size * batch_len], ctx=ctx)
-        indices = corpus.reshape((batch_size, batch_len))
         for i in range(epoch_size):
             i = i * num_steps
-            yield (indices[:, i:i + num_steps],
-                   indices[:, i + 1:i + num_steps + 1])
+            yield (nd.array(indices[:, i:i + num_steps], ctx=ctx,
+                            dtype='float32'),
+                   nd.array(indices[:, i + 1:i + num_steps + 1], ctx=ctx,
+                            dtype='float32'))
     return batches()
+
+
+def epoch_batches(corpus_indices, batch_size, num_steps, ctx,
+                  is_random_iter=False, random_offset=False, block=64):
+    """The batches of one epoch of either sampler, as the trainer reads
+    them: (X (batch, num_steps), y (num_steps * batch,) time-major, as the
+    models' outputs), the same batches as ``data_iter_random`` /
+    ``data_iter_consecutive`` draw (the same calls of ``random``). They are
+    staged ``block`` batches at a time: one copy to the device for the
+    block, each batch a view of it (no operator per batch), and only the
+    block's rows of a large (memory-mapped) corpus are read."""
+    if is_random_iter:
+        corpus, starts = random_rows(corpus_indices, batch_size, num_steps,
+                                     random_offset)
+        offsets = np.arange(num_steps)
+        windows = (start[:, None] + offsets for start in starts)
+    else:
+        indices, epoch_size = consecutive_rows(corpus_indices, batch_size,
+                                               num_steps, random_offset)
+        corpus = indices
+        windows = ((slice(None), slice(i * num_steps, (i + 1) * num_steps))
+                   for i in range(epoch_size))
+    while True:
+        chunk = [w for _, w in zip(range(block), windows)]
+        if not chunk:
+            return
+        if is_random_iter:
+            X = np.stack([corpus[w] for w in chunk])
+            Y = np.stack([corpus[w + 1] for w in chunk])
+        else:
+            X = np.stack([corpus[w] for w in chunk])
+            Y = np.stack([corpus[:, slice(w[1].start + 1, w[1].stop + 1)]
+                          for w in chunk])
+        X = nd.array(X, ctx=ctx, dtype='float32')  # (k, batch, steps)
+        # (k, steps * batch): each batch's Y transposed, time-major
+        y = nd.array(Y.transpose(0, 2, 1).reshape(len(chunk), -1), ctx=ctx,
+                     dtype='float32')
+        for k in range(len(chunk)):
+            yield X[k], y[k]
 
 
 def split_corpus(corpus_indices, valid_frac):

@@ -91,20 +91,23 @@ FLAGS = {
     '--epochs': Flag(
         'epochs to train in all (a resumed run counts the epochs it has)',
         positive_int, BOOK, dest='num_epochs',
-        defaults={'train': 20},
+        defaults={'train': 30},
         why='the sections: the book\'s 250 (6.4, 6.5, 6.9, 6.10) or 160 '
         '(6.7, 6.8); train: a cap, early stopping ends most runs sooner'),
     '--num-hiddens': Flag(
         'hidden units of a layer', positive_int, BOOK,
-        defaults={'6.2': 4, '6.6': 32, 'train': 512},
+        defaults={'6.2': 4, '6.6': 32, 'train': 256},
         why='6.2 and 6.6 show one step and one gradient on small sizes'),
     '--num-steps': Flag(
         'time steps of an example (what backpropagation through time '
         'runs through)', positive_int, BOOK,
-        defaults={'6.2': 5, '6.6': 50, 'train': 100},
-        why='6.6 shows gradients over 50 steps'),
+        defaults={'6.2': 5, '6.6': 50, 'train': 64, 'score': None},
+        why="6.6 shows gradients over 50 steps; score: unset, the "
+        "checkpoint's"),
     '--batch-size': Flag('examples per batch', positive_int, BOOK,
-                         defaults={'6.2': 3, 'train': 64}),
+                         defaults={'6.2': 3, 'train': 32, 'score': 32},
+                         why='score: the streams its text is cut into, '
+                         'read side by side; 1 reads it as one stream'),
     '--lr': Flag('learning rate', nonnegative_float, BOOK,
                  defaults={'train': 2e-3},
                  why="train: Adam's, where the book's sgd takes 100"),
@@ -138,7 +141,8 @@ FLAGS = {
     '--optimizer': Flag("the update: sgd (the book's) or adam",
                         choices=('sgd', 'adam'), default=BOOK,
                         defaults={'train': 'adam'}),
-    '--wd': Flag('weight decay', nonnegative_float, BOOK),
+    '--wd': Flag('weight decay', nonnegative_float, BOOK,
+                 defaults={'train': 0.0}),
     '--patience': Flag(
         'with a held-out text: stop after N evaluations without a better '
         'held-out perplexity and keep the best', positive_int, None,
@@ -157,6 +161,15 @@ FLAGS = {
                    'its suffix names (.pdf, .svg)', metavar='PATH'),
     '--json': Flag('write the results into this JSON file',
                    metavar='PATH'),
+    '--report': Flag('write what the run measured, its tables and what '
+                     'they show, into this Markdown file', metavar='PATH'),
+    '--rows': Flag('draw --report and --plot from the rows an earlier run '
+                   'wrote (its --json) instead of running', metavar='JSON'),
+    '--temperature': Flag(
+        'sample from softmax(outputs / T); unset or 0: the greedy argmax',
+        nonnegative_float, None, defaults={'train': 0.8},
+        why="train's samples show what the model writes, not its one most "
+        'likely line'),
     '--quiet': Flag('no progress bar', action='store_true', default=False),
     # -- the model beyond the book's ----------------------------------------
     '--impl': Flag(
@@ -171,7 +184,7 @@ FLAGS = {
     '--dropout': Flag(
         'dropout on the hidden states, off at evaluation (beyond the book; '
         'the scratch model then trains in its fast form)', fraction, 0.0,
-        metavar='P', defaults={'train': 0.3}),
+        metavar='P', defaults={'train': 0.2}),
     '--embed-size': Flag(
         'an embedding of N instead of the one-hot input (beyond the book)',
         positive_int, None, metavar='N', defaults={'train': 64}),
@@ -191,11 +204,14 @@ FLAGS = {
                         'and train read the whole text'),
     '--lower': Flag('lower-case the text (what the book does for The Time '
                     'Machine)', action='store_true', default=None),
+    '--keep-newlines': Flag(
+        "keep the text's line ends as a character of the vocabulary (the "
+        'book turns them into spaces)', action='store_true', default=False),
     '--data-dir': Flag('folder holding the corpus file (searched first)'),
 }
 
 
-def add(parser, name, command, hp=None, **more):
+def add(parser, name, command, hp=None, aliases=(), **more):
     """Add the shared flag ``name`` to ``parser`` (or a group) as
     ``command`` has it: the table's help, type and default (``hp``: the
     section's Hyper, where the default is the book's). ``more`` may only
@@ -208,7 +224,7 @@ def add(parser, name, command, hp=None, **more):
     if kwargs.get('action') == 'store_true':
         kwargs.pop('type', None)
     kwargs.update(more)
-    return parser.add_argument(name, **kwargs)
+    return parser.add_argument(name, *aliases, **kwargs)
 
 
 def table():

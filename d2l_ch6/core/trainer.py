@@ -21,117 +21,17 @@ import math
 import random
 import sys
 import time
-from dataclasses import dataclass, field
 
 import mxnet as mx
-import numpy as np
 from mxnet import autograd, nd
-from mxnet.gluon import loss as gloss
 
-from .data import data_iter_consecutive, data_iter_random, num_batches
+from .data import epoch_batches, num_batches
 from .errors import BadInput, TrainingDiverged, raise_pending_stop
 from .hyper import BOOK, BOOK_GATED, Hyper, seed_all  # noqa: F401
+from .measure import (LOSS, History, evaluate_loss,  # noqa: F401
+                      evaluate_perplexity, mean, perplexity)
 from .optim import Optimizer, clip_gradients
 from .predict import predict
-
-
-def perplexity(mean_loss):
-    """exp(mean cross-entropy); inf (not OverflowError) if it overflows."""
-    try:
-        return math.exp(mean_loss)
-    except OverflowError:
-        return math.inf
-
-
-def mean(l_sum, n):
-    """A device sum of losses over ``n`` tokens, as a float64 mean: under
-    numpy 2 a float32 divided by an int stays float32."""
-    return float(l_sum.asscalar()) / n
-
-
-LOSS = gloss.SoftmaxCrossEntropyLoss()
-
-
-def evaluate_loss(model, corpus_indices, num_steps, ctx, batch_size=1):
-    """(summed cross-entropy, tokens scored) of ``model`` on a held-out
-    text. With ``batch_size=1`` the text is read as one sequence, the state
-    carried over, in chunks of ``num_steps``: tokens 1..n-1 are predicted,
-    as generation would (``num_steps=1`` feeds one character at a time).
-    With ``batch_size=B`` it is cut into B streams read side by side, as
-    the consecutive sampler cuts the training text: B times fewer calls,
-    and the first token of each stream is only read, and the streams after
-    the first start without the context before them (their first few
-    predictions see less history), so the figure is a little higher than
-    batch 1's on the same text. ``corpus_indices``: a list or any array."""
-    corpus = np.asarray(corpus_indices)
-    B = max(1, min(batch_size, len(corpus) // 2))
-    length = len(corpus) // B  # tokens per stream; the tail is left out
-    data = nd.array(corpus[:B * length], ctx=ctx).reshape((B, length))
-    state, l_sum = model.begin_state(B), nd.zeros((1,), ctx=ctx)
-    for i in range(0, length - 1, num_steps):
-        j = min(i + num_steps, length - 1)
-        outputs, state = model(data[:, i:j], state)  # (T*B, vocab)
-        y = data[:, i + 1:j + 1].T.reshape((-1,))  # time-major
-        l_sum += LOSS(outputs, y).sum()
-        raise_pending_stop()
-    return l_sum, B * (length - 1)
-
-
-def evaluate_perplexity(model, corpus_indices, num_steps, ctx,
-                        batch_size=1):
-    """Perplexity of ``model`` on a held-out text (see
-    :func:`evaluate_loss`; batch 1 unless told)."""
-    l_sum, n = evaluate_loss(model, corpus_indices, num_steps, ctx,
-                             batch_size)
-    return perplexity(mean(l_sum, n))
-
-
-@dataclass
-class History:
-    """What a training run measured, one record per epoch (or per
-    evaluation, when a trainer evaluates every N batches): the epoch and
-    the batches trained by then, the training perplexity since the record
-    before, the seconds, the held-out perplexity (with a held-out text),
-    the learning rate after the record (a schedule may cut it), and the
-    last predictions. It holds results only: the model is the trainer's.
-    """
-    epochs: list = field(default_factory=list)
-    perplexity: list = field(default_factory=list)
-    seconds: list = field(default_factory=list)
-    valid_perplexity: list = field(default_factory=list)
-    lr: list = field(default_factory=list)
-    batches: list = field(default_factory=list)
-    predictions: dict = field(default_factory=dict)  # prefix -> text
-
-    @property
-    def best(self):
-        """The index of the record with the lowest held-out perplexity
-        (None without a held-out text)."""
-        v = self.valid_perplexity
-        return min(range(len(v)), key=v.__getitem__) if v else None
-
-    @property
-    def best_epoch(self):
-        """The epoch of the lowest held-out perplexity (None without a
-        held-out text)."""
-        return None if self.best is None else self.epochs[self.best]
-
-    def asdict(self):
-        return {k: list(getattr(self, k)) for k in (
-            'epochs', 'perplexity', 'seconds', 'valid_perplexity', 'lr',
-            'batches')}
-
-    @classmethod
-    def fromdict(cls, d):
-        """From :meth:`asdict` (a checkpoint's; older ones lack batches)."""
-        return cls(**{k: list(v) for k, v in d.items()})
-
-    def __repr__(self):
-        if not self.epochs:
-            return 'History(no epoch)'
-        return 'History(%d records, perplexity %.3f -> %.3f, %.1f s)' % (
-            len(self.epochs), self.perplexity[0], self.perplexity[-1],
-            sum(self.seconds))
 
 
 class Trainer:
@@ -190,7 +90,8 @@ class Trainer:
              retain_graph=False, inspect=None, pause=None):
         """One training step: the outputs of batch ``X`` from ``state``
         under ``autograd.record``, the mean softmax cross-entropy against
-        ``Y`` (time-major, as the outputs), backward, clipping to
+        ``Y`` ((batch, num_steps), or already time-major, as the outputs),
+        backward, clipping to
         ``hp.clipping_theta`` and the optimizer's update.
         ``inspect(model)`` sees the gradients before they are clipped;
         ``pause(part)`` runs once each part is queued: 'rest' (all before
@@ -199,21 +100,29 @@ class Trainer:
         loss (1,) on the device, the new state, the number of tokens)."""
         if pause is not None:
             pause('rest')  # what came before: the sampler, the state
+        # Y: (B, T), or (T*B,) time-major as the outputs already
+        y = Y if Y.ndim == 1 else Y.T.reshape((-1,))
         with autograd.record():
             outputs, state = self.model(X, state)  # (T*B, vocab)
-            y = Y.T.reshape((-1,))  # time-major, as outputs
             l = LOSS(outputs, y).mean()
         l.backward(retain_graph=retain_graph)
         if pause is not None:
             pause('model')
         if inspect is not None:
             inspect(self.model)
+        grads = self.model.grads()
+        if clip and update and self.optimizer.fuses:
+            self.optimizer.clip_and_update(self.model.weights(), grads,
+                                           self.hp.clipping_theta, pause)
+            if pause is not None:
+                pause('update')
+            return l, state, y.size
         if clip:
-            clip_gradients(self.model.grads(), self.hp.clipping_theta)
+            clip_gradients(grads, self.hp.clipping_theta)
             if pause is not None:
                 pause('clip')
         if update:
-            self.optimizer.update(self.model.weights(), self.model.grads())
+            self.optimizer.update(self.model.weights(), grads)
             if pause is not None:
                 pause('update')
         return l, state, y.size
@@ -221,12 +130,12 @@ class Trainer:
     # -- the epochs --------------------------------------------------------
 
     def sampler(self, corpus_indices):
-        """The batches of the epoch about to run (the sampler draws from
-        Python's ``random``, as the book's does)."""
-        sample = data_iter_random if self.is_random_iter \
-            else data_iter_consecutive
-        return sample(corpus_indices, self.hp.batch_size, self.hp.num_steps,
-                      self.ctx, self.random_offset)
+        """The batches (X, y time-major) of the epoch about to run, staged
+        a block at a time (:func:`data.epoch_batches`: the book's batches,
+        drawn from Python's ``random`` as the book's sampler draws)."""
+        return epoch_batches(corpus_indices, self.hp.batch_size,
+                             self.hp.num_steps, self.ctx,
+                             self.is_random_iter, self.random_offset)
 
     def _start_epoch(self):
         if self.batch == 0:
@@ -336,6 +245,12 @@ class Trainer:
     def _write(self, line):
         (self._bar.write if self._bar is not None else self.log)(line)
 
+    def record(self):
+        """Close a record now if batches were trained since the last one
+        (a run stopped by ``max_batches`` ends with one)."""
+        if self._tokens:
+            self._record()
+
     def _record(self):
         """Close a record: the training perplexity since the last one (the
         one host sync), the held-out perplexity and the schedule, the
@@ -351,32 +266,41 @@ class Trainer:
         h.perplexity.append(ppl)
         h.seconds.append(self._seconds)
         h.batches.append(self.batches)
-        if self.eval_every:
-            line = 'epoch %d, batch %d, perplexity %f, time %.2f sec' % (
-                epoch, self.batches, ppl, self._seconds)
-        else:
-            line = 'epoch %d, perplexity %f, time %.2f sec' % (
-                epoch, ppl, self._seconds)
         self._l_sum, self._tokens, self._seconds = None, 0, 0.0
         valid, valid_batch_size = self._valid
         if valid is not None:
             h.valid_perplexity.append(evaluate_perplexity(
                 self.model, valid, hp.num_steps, self.ctx, valid_batch_size))
-            line += ', valid perplexity %f' % h.valid_perplexity[-1]
             self._schedule()
         h.lr.append(self.optimizer.lr)
         idx_to_char, char_to_idx, report_last = self._predict
         last = report_last and (self.finished or not self.eval_every and
                                 epoch == hp.num_epochs)
         if self.eval_every or epoch % hp.pred_period == 0 or last:
-            self._write(line)
+            self._write(self.describe())
             for prefix in (hp.prefixes if idx_to_char is not None else ()):
-                text = predict(self.model, prefix, hp.pred_len, idx_to_char,
-                               char_to_idx)
+                text = self.sample(prefix, idx_to_char, char_to_idx)
                 h.predictions[prefix] = text
                 self._write(' - ' + text)
         if self._on_record is not None:
             self._on_record(self)
+
+    def describe(self):
+        """The line of the last record: the book's ``epoch N, perplexity
+        P, time T sec`` (and the batch, the held-out perplexity)."""
+        h = self.history
+        line = 'epoch %d, %sperplexity %f, time %.2f sec' % (
+            h.epochs[-1], 'batch %d, ' % h.batches[-1] if self.eval_every
+            else '', h.perplexity[-1], h.seconds[-1])
+        if len(h.valid_perplexity) == len(h.epochs):
+            line += ', valid perplexity %f' % h.valid_perplexity[-1]
+        return line
+
+    def sample(self, prefix, idx_to_char, char_to_idx):
+        """The text a record shows after ``prefix``: the book's greedy
+        prediction of ``hp.pred_len`` characters."""
+        return predict(self.model, prefix, self.hp.pred_len, idx_to_char,
+                       char_to_idx)
 
     def _schedule(self):
         """After a held-out perplexity: keep the best parameters, or count
