@@ -162,7 +162,7 @@ def test_heldout_and_bench_take_a_file(tmp_path):
             '--models', 'rnn-gluon', '--timed-epochs', '1', '--no-book',
             '--ctx', 'cpu', '--quiet')
     assert r.returncode == 0, r.stderr
-    assert 'rnn gluon cpu' in r.stdout
+    assert 'rnn gluon fast cpu' in r.stdout
 
 
 # -- files that cannot serve -------------------------------------------------

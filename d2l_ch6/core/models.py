@@ -278,11 +278,17 @@ def rnn_layer(cell, num_hiddens, num_layers=1, bidirectional=False,
 
 class GluonModel:
     """A :class:`Model` around a Gluon ``block`` with ``begin_state``
-    (such as RNNModel), with the ``spec`` that rebuilds it."""
+    (such as RNNModel), with the ``spec`` that rebuilds it. ``fast=True``
+    computes the RNNModel of ``spec`` with the same parameters as
+    :mod:`d2l_ch6.core.fast_gluon` does (the same numbers, faster)."""
 
-    def __init__(self, block, ctx, spec=None):
+    def __init__(self, block, ctx, spec=None, fast=False):
         self.block, self.ctx, self.spec = block, ctx, spec
         self.params = block.collect_params()
+        self.fast = None
+        if fast:
+            from .fast_gluon import FastGluon
+            self.fast = FastGluon(spec, block.vocab_size, block, ctx)
 
     def prepare(self, initialize=True, initializer=None):
         """As the book: weights re-initialised from N(0, 0.01^2) (or
@@ -294,12 +300,16 @@ class GluonModel:
                                   init=initializer or init.Normal(0.01))
         if isinstance(self.block, gluon.HybridBlock):
             self.block.hybridize(static_alloc=True, static_shape=True)
+        if self.fast is not None and initialize:  # shapes known: draw now
+            self.block(nd.zeros((1, 1), ctx=self.ctx), self.begin_state(1))
         return self
 
     def begin_state(self, batch_size):
         return self.block.begin_state(batch_size=batch_size, ctx=self.ctx)
 
     def __call__(self, X, state):
+        if self.fast is not None:
+            return self.fast(X, state)
         return self.block(X, state)
 
     def step(self, index, state):
@@ -331,16 +341,17 @@ class GluonModel:
             param._load_init(arrays[name], self.ctx)  # as load_parameters
 
 
-def gluon_model(spec, vocab_size, ctx):
+def gluon_model(spec, vocab_size, ctx, fast=False):
     """The concise model of ``spec``: ``RNNModel`` around the Gluon layer
-    it names, uninitialised (training initialises it as the book does)."""
+    it names, uninitialised (training initialises it as the book does);
+    ``fast=True``: computed in its fast form (the same parameters)."""
     if spec.impl != 'gluon':
         raise BadInput('%s is not a Gluon model' % spec.describe())
     layer = rnn_layer(spec.cell, spec.num_hiddens, spec.num_layers,
                       spec.bidirectional, spec.activation,
                       dropout=spec.dropout)
     return GluonModel(RNNModel(layer, vocab_size, spec.embed_size,
-                               spec.dropout), ctx, spec)
+                               spec.dropout), ctx, spec, fast)
 
 
 def check_shape(name, shape, arrays):

@@ -16,6 +16,7 @@ from .errors import BadInput
 OPTIMIZERS = ('sgd', 'adam')
 # float32 (what the update operators read) has no smaller normal number
 FLOAT32_TINY = 1.1754943508222875e-38
+MULTI = 32  # weights a multi-weight update operator takes at a time
 
 
 def clip_gradients(grads, theta):
@@ -23,8 +24,17 @@ def clip_gradients(grads, theta):
     L2 norm over all of them, on the device (``theta=None``: no-op). The
     book's ``grad_clipping``, without reading the norm back to the
     host."""
+    scale = clip_scale(grads, theta)
+    if scale is not None:
+        for g in grads:
+            nd.broadcast_mul(g, scale, out=g)
+
+
+def clip_scale(grads, theta):
+    """min(1, theta / ||grads||) as a (1,) array on the device (None for
+    ``theta=None``)."""
     if theta is None:
-        return
+        return None
     if all(g.dtype == np.float32 for g in grads):
         # one operator for all the squared sums: per gradient, (g * g).sum()
         # is a slow reduction (8 ms a batch for a Gluon GRU, against 1 ms)
@@ -34,9 +44,7 @@ def clip_gradients(grads, theta):
     norm = nd.sqrt(squares)  # (1,)
     # theta / max(norm, theta) is theta / norm when norm > theta, else 1:
     # the book's branch without reading the norm back to the host
-    scale = theta / nd.maximum(norm, theta)
-    for g in grads:
-        nd.broadcast_mul(g, scale, out=g)
+    return theta / nd.maximum(norm, theta)
 
 
 def sgd(params, lr, batch_size):
@@ -78,6 +86,39 @@ class Optimizer:
                            % (', '.join(OPTIMIZERS), name))
         self.name, self.lr, self.wd = name, lr, wd
         self.t, self.moments = 0, None
+
+    @property
+    def fuses(self):
+        """True if :meth:`clip_and_update` makes clipping and the update
+        one operator (sgd on float32 weights)."""
+        return self.name == 'sgd'
+
+    def clip_and_update(self, weights, grads, theta, pause=None):
+        """Clip ``grads`` to ``theta`` and apply sgd, for all the weights in
+        one operator (mxnet's ``preloaded_multi_sgd_update``, whose learning
+        rates are an array: lr times the clipping scale, computed on the
+        device): w -= lr * s * (g + (wd / s) * w), s = min(1, theta /
+        ||g||), which is clipping then sgd up to float rounding, in a
+        handful of operators where the two took two per weight.
+        ``pause('clip')`` runs once the scale is queued."""
+        n = len(weights)
+        scale = clip_scale(grads, theta)
+        if pause is not None:
+            pause('clip')
+        lr = nd.full((1,), self.lr, ctx=weights[0].context) \
+            if scale is None else scale * self.lr
+        lrs = nd.broadcast_to(lr, shape=(n,))
+        wds = nd.broadcast_to(self.wd / scale if scale is not None and
+                              self.wd else nd.full((1,), self.wd,
+                                                   ctx=lr.context),
+                              shape=(n,))
+        for start in range(0, n, MULTI):  # the operator's own limit
+            part = slice(start, start + MULTI)
+            pairs = [a for w, g in zip(weights[part], grads[part])
+                     for a in (w, g)]
+            k = len(pairs) // 2
+            nd.preloaded_multi_sgd_update(*pairs, lrs[part], wds[part],
+                                          num_weights=k, out=weights[part])
 
     def cut(self, factor):
         """lr *= factor (a schedule's cut), never below float32's range."""

@@ -5,14 +5,14 @@ routine, against PyTorch and against the limits of the machine.
     python -m d2l_ch6 bench --ctx cpu --peer torch --json b.json --plot b.png
     python -m d2l_ch6 bench --models rnn-scratch,rnn-gluon --timed-epochs 5
 
-Each model (RNN, GRU, LSTM from scratch and in Gluon; the deep, 2-layer,
-and the bidirectional RNN of 6.9/6.10) trains with the book's settings:
-consecutive sampling, batch 32, 35 steps, lr 100, clipping 0.01, 256
-hidden units, the first 10,000 characters of the Jay Chou lyrics; the
-scratch ones in their fast form (``d2l_ch6/core/fast.py``; ``--no-fast``: the
-sections' one-hot cells). After one warm-up epoch, ``--timed-epochs`` are
-timed, each by the wall clock around one call of the routine
-(num_epochs=1); the median counts.
+Each model (RNN, GRU, LSTM from scratch and in Gluon; the deep, 2-layer, and
+the bidirectional RNN of 6.9/6.10) trains with the book's settings: consecutive
+sampling, batch 32, 35 steps, lr 100, clipping 0.01, 256 hidden units, the
+first 10,000 characters of the Jay Chou lyrics; in their fast forms
+(``core/fast.py``, ``core/fast_gluon.py``: the same numbers; ``--no-fast``: the
+sections' one-hot cells and the book's RNNModel around the fused Gluon layer).
+After one warm-up epoch, ``--timed-epochs`` are timed, each by the wall clock
+around one call of the routine (num_epochs=1); the median counts.
 
 Where d2lzh is installed, the book's own routine (``train_and_predict_rnn``
 with the book-form cells, ``train_and_predict_rnn_gluon`` with the book's
@@ -49,7 +49,7 @@ from mxnet import nd
 
 from ..core import cli, env, flags
 from ..core.files import write_text
-from .bench_report import phase_table, plot, table
+from .bench_report import markdown, phase_table, plot, table
 from ..core.data import (check_batches, load_corpus,
                          num_batches)
 from ..core.device import parse_ctx, parse_ctx_list
@@ -227,7 +227,6 @@ def row(name, spec, ctx, data, hp, corpus_chars, fast, seconds,
     batches = num_batches(len(corpus_indices), hp.batch_size, hp.num_steps,
                           False)
     tokens = batches * hp.batch_size * hp.num_steps
-    fast = fast and spec.impl == 'scratch'
     prods = products(spec, vocab_size, hp.batch_size, hp.num_steps, fast)
     gflop = batches * flops(prods) / 1e9
     shape_seconds = batches * limits.batch_seconds(prods, gathers(
@@ -318,8 +317,10 @@ def parser():
                    help='hidden units, one run per value (e.g. 128,256,512; '
                    "default %d, the book's)" % BOOK.num_hiddens)
     p.add_argument('--no-fast', dest='fast', action='store_false',
-                   help="scratch models in the sections' one-hot form "
-                   '(default: their fast form, d2l_ch6.fast)')
+                   help="the sections' forms: the scratch cells on one-hot "
+                   "inputs, the Gluon layers in the book's RNNModel "
+                   '(default: their fast forms, core/fast.py and '
+                   'core/fast_gluon.py, the same numbers)')
     p.add_argument('--no-book', dest='book', action='store_false',
                    help="do not time the book's routine (d2lzh)")
     p.add_argument('--peer', choices=['torch'], default=None,
@@ -334,13 +335,56 @@ def parser():
                    '(2048)')
     for name in ('--quiet', '--seed', '--corpus', '--data-dir'):
         flags.add(p, name, 'bench')
+    for name in ('--report', '--rows'):
+        flags.add(p, name, 'bench')
     return p
 
 
 def main(argv=None):
-    """Run the benchmark; print the table and return the rows (dicts)."""
+    """Run the benchmark (or read an earlier run's rows); print the table,
+    write what is asked and return the rows (dicts)."""
     args = parser().parse_args(argv)
-    cli.check_outputs([('--json', args.json), ('--plot', args.plot)], args)
+    cli.check_outputs([('--json', args.json), ('--plot', args.plot),
+                       ('--report', args.report)], args)
+    if args.rows:
+        with open(args.rows, encoding='utf-8') as f:
+            rows = json.load(f)
+        sweep = len({(r['corpus_chars'], r['num_hiddens'])
+                     for r in rows}) > 1
+    else:
+        rows, sweep = measure(args)
+    if args.json:
+        write_text(args.json, json.dumps(rows, indent=1))
+        print('rows written to %s' % args.json)
+    if args.plot:
+        plot(args.plot, rows, sweep)
+        print('plot written to %s' % args.plot)
+    if args.report:
+        write_text(args.report, markdown(
+            rows, ' '.join(['python -m d2l_ch6 bench'] + list(argv or [])),
+            machine()))
+        print('report written to %s' % args.report)
+    return rows
+
+
+def machine():
+    """'the 2-core AMD EPYC (Linux ...)': where it ran."""
+    import platform
+    model = platform.processor() or platform.machine()
+    try:
+        with open('/proc/cpuinfo') as f:
+            model = next(line.split(':', 1)[1].strip() for line in f
+                         if line.startswith('model name'))
+    except (OSError, StopIteration):
+        pass
+    return 'Measured on %d core(s) of %s, %s, mxnet %s.' % (
+        len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity')
+        else os.cpu_count(), model, platform.platform(terse=True),
+        __import__('mxnet').__version__)
+
+
+def measure(args):
+    """Time the models ``args`` ask for; print the table. (rows, sweep)"""
     ctxs = args.sweep_ctx or [parse_ctx(args.ctx)]
     if not ctxs:
         raise BadInput('--sweep-ctx names no device: use cpu, gpu or '
@@ -422,13 +466,7 @@ def main(argv=None):
     if args.phases:
         print()
         print(phase_table(rows, sweep))
-    if args.json:
-        write_text(args.json, json.dumps(rows, indent=1))
-        print('rows written to %s' % args.json)
-    if args.plot:
-        plot(args.plot, rows, sweep)
-        print('plot written to %s' % args.plot)
-    return rows
+    return rows, sweep
 
 
 if __name__ == '__main__':

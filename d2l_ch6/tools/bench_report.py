@@ -124,3 +124,92 @@ def plot(path, rows, sweep=False, title=None):
     ax.legend(fontsize='small')
     ax.grid(True, axis='y', alpha=0.3)
     return save_figure(fig, path)
+
+
+def _name(r):
+    return '%s, %s%s' % (r['model'], 'Gluon' if r['impl'] == 'gluon'
+                         else 'scratch', ' (fast)' if r['fast'] else '')
+
+
+def _x(value):
+    return '%.2f×' % value if value else '—'
+
+
+def _s(value):
+    return '%.3f' % value if value else '—'
+
+
+def markdown(rows, command, machine=''):
+    """docs/benchmark.md: how it was measured, the table, where the time
+    goes (with --phases), and what the numbers show, in sentences chosen
+    by them."""
+    settings = rows[0].get('mxnet', {}) if rows else {}
+    lines = [
+        '# Benchmark', '',
+        'Written by `%s` (do not edit by hand; `--rows` redraws it from '
+        'the JSON of a run).%s' % (command, ' ' + machine if machine
+                                    else ''), '',
+        'Every model of the chapter trains with the book\'s settings '
+        '(batch 32, 35 steps, lr 100, clipping 0.01, 256 hidden units, '
+        'the first 10,000 characters of the lyrics, consecutive '
+        'sampling): a warm-up epoch, then the timed ones; the median '
+        'counts. `book/us`: the book\'s own routine (d2lzh) on the same '
+        'model in the same process, its epochs interleaved with ours. '
+        '`torch/us`: the same model in PyTorch, from the same initial '
+        'weights, with the same clipping, sgd and threads, one epoch right '
+        'after each of ours. Both are their seconds over ours: above 1, '
+        'ours is faster. GFLOP: the matrix products of an epoch, forward '
+        'and backward, counted from the shapes; "of the square limit": '
+        'that work\'s rate over the best large square product measured '
+        'in the same process.', '']
+    if settings:
+        lines += ['mxnet ran with the %(engine)s, %(omp_threads)d OpenMP '
+                  'threads (d2l_ch6/core/env.py says why).' % settings, '']
+    lines += ['| model | ours s/epoch | book s/epoch | book/us | PyTorch '
+              's/epoch | torch/us | GFLOP/s | of the square limit |',
+              '|---|---|---|---|---|---|---|---|']
+    for r in rows:
+        lines.append('| %s | %.3f | %s | %s | %s | %s | %.0f | %.0f %% |' % (
+            _name(r), r['sec_per_epoch'], _s(r['book_sec_per_epoch']),
+            _x(r['speedup_vs_book']), _s(r['peer_sec_per_epoch']),
+            '**%s**' % _x(r['speedup_vs_peer']) if r['speedup_vs_peer']
+            else '—', r['gflops'], 100 * r['limit_fraction']))
+    phased = [r for r in rows if r.get('phases')]
+    if phased:
+        lines += ['', '## Where the time goes', '',
+                  'Milliseconds per batch, the host waiting after each '
+                  'part (`--phases`: so the parts add up to a little more '
+                  'than a batch of the timed epochs): the model\'s forward, '
+                  'loss and backward; clipping; the update; the rest (the '
+                  'sampler, the state, the epoch\'s end).', '',
+                  '| model | who | forward + loss + backward | clip | '
+                  'update | rest | batch |', '|---|---|---|---|---|---|---|']
+        for r in phased:
+            n = r['batches_per_epoch']
+            for who, key in (('d2l_ch6', 'phases'), ('PyTorch',
+                                                      'peer_phases')):
+                p = r.get(key)
+                if p:
+                    lines.append('| %s | %s | %s | %.1f |' % (
+                        _name(r), who, ' | '.join(
+                            '%.1f' % (1e3 * p[k] / n) for k in PARTS),
+                        1e3 * p['epoch'] / n))
+    lines += ['', '## What it shows', '']
+    peer = [r['speedup_vs_peer'] for r in rows if r['speedup_vs_peer']]
+    if peer:
+        ahead = sum(v >= 1 for v in peer)
+        lines.append('- **Against PyTorch**: torch/us %.2f–%.2f; ours is '
+                     'at least as fast on %d of the %d models%s.' % (
+                         min(peer), max(peer), ahead, len(peer),
+                         '' if ahead == len(peer) else ' (behind on: %s)'
+                         % ', '.join(_name(r) for r in rows
+                                     if r['speedup_vs_peer']
+                                     and r['speedup_vs_peer'] < 1)))
+    for impl, what in (('scratch', 'the fast scratch models'),
+                       ('gluon', 'the Gluon models')):
+        book = [r['speedup_vs_book'] for r in rows
+                if r['impl'] == impl and r['speedup_vs_book']]
+        if book:
+            lines.append('- **Against the book\'s routine**, %s: %.2f–%.2f '
+                         'times faster.' % (what, min(book), max(book)))
+    return '\n'.join(lines) + '\n'

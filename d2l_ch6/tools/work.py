@@ -32,16 +32,17 @@ def products(spec, vocab_size, batch_size, num_steps, fast=False):
     """The matrix products of one batch as the model makes them: (what, m,
     k, n, times, left_grad) -- ``times`` products of (m, k) by (k, n), and
     whether the backward needs the gradient of the left factor. Gluon's
-    layers and the fast path make the input product of all steps at once
-    (the fast path gathers the first layer's rows instead: see
-    :func:`gathers`); the fast GRU makes its step's product in two parts,
-    the candidate's reading R * H. The sections' cells make one product
-    per gate (k by h each: the same work as k by g*h)."""
+    layers and the fast forms make the input product of all steps at once
+    (the fast forms gather the first layer's rows instead: see
+    :func:`gathers`); the fast scratch GRU makes its step's product in two
+    parts, the candidate's reading R * H (Gluon's reads H for all three
+    gates). The sections' cells make one product per gate (k by h each:
+    the same work as k by g*h)."""
     B, T, h = batch_size, num_steps, spec.num_hiddens
     D = spec.num_directions
     g = len(GATES[spec.cell])
     merged = fast or spec.impl == 'gluon'
-    fast = fast and spec.impl == 'scratch'
+    split = fast and spec.impl == 'scratch' and spec.cell == 'gru'
     result = []
     for layer in range(spec.num_layers):
         num_inputs = vocab_size if layer == 0 else D * h
@@ -50,7 +51,7 @@ def products(spec, vocab_size, batch_size, num_steps, fast=False):
                 result.append(('input', T * B, num_inputs, g * h, 1,
                                layer > 0) if merged else
                               ('input', B, num_inputs, g * h, T, layer > 0))
-            if fast and spec.cell == 'gru':
+            if split:
                 result += [('recurrent', B, h, 2 * h, T, True),
                            ('recurrent', B, h, h, T, True)]
             else:
@@ -61,9 +62,9 @@ def products(spec, vocab_size, batch_size, num_steps, fast=False):
 
 def gathers(spec, vocab_size, batch_size, num_steps, fast=False):
     """The row gathers of one batch: (rows, table rows, width) -- the fast
-    path's first layer reads the rows of its input weights at the
+    forms' first layer reads the rows of its input weights at the
     characters (per direction)."""
-    if not (fast and spec.impl == 'scratch'):
+    if not fast:
         return []
     width = len(GATES[spec.cell]) * spec.num_hiddens
     return [(batch_size * num_steps, vocab_size, width)] \

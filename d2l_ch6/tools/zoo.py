@@ -24,13 +24,14 @@ def section_of(spec):
 
 def build_model(spec, vocab_size, ctx, fast=False):
     """A fresh model of ``spec``: a section's ScratchModel with new
-    parameters, its fast form (``fast=True``: the same parameters, the same
-    numbers, computed by :mod:`d2l_ch6.core.fast`), or a GluonModel around an
-    uninitialised RNNModel (training initialises it as the book does). A
+    parameters, or a GluonModel around an uninitialised RNNModel (training
+    initialises it as the book does); ``fast=True``: the same parameters,
+    the same numbers, computed by :mod:`d2l_ch6.core.fast` (scratch) or
+    :mod:`d2l_ch6.core.fast_gluon` (Gluon). A
     scratch model with dropout or an embedding is always the fast form:
     the sections' cells are the book's, which has neither."""
     if spec.impl == 'gluon':
-        return gluon_model(spec, vocab_size, ctx)
+        return gluon_model(spec, vocab_size, ctx, fast)
     if spec.regularized:
         return FastModel(spec, vocab_size, ctx)
     scratch = section_of(spec).scratch_model(spec, vocab_size, ctx)
