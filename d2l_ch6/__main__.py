@@ -9,7 +9,9 @@ from .core.cli import SECTIONS, run
 # other commands: name -> module
 COMMANDS = {'bench': 'tools.bench', 'corpus': 'core.corpus',
             'exercises': 'exercises', 'flags': 'core.flags',
-            'generate': 'tools.generate', 'heldout': 'tools.heldout'}
+            'generate': 'tools.generate', 'heldout': 'tools.heldout',
+            'inspect': 'tools.inside', 'score': 'tools.score',
+            'train': 'tools.train'}
 
 
 def _available(module):

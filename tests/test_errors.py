@@ -88,9 +88,9 @@ CASES = [
      'no checkpoint at'),
     ('negative generation length', lambda s: saved_model(s),
      ['generate', '{tmp}/rnn.params', '--length', '-5'], 'must be >= 0'),
-    ('temperature 0', lambda s: saved_model(s),
-     ['generate', '{tmp}/rnn.params', '--temperature', '0'],
-     'temperature must be positive'),
+    ('negative temperature', lambda s: saved_model(s),
+     ['generate', '{tmp}/rnn.params', '--temperature', '-1'],
+     'argument --temperature'),
 ]
 
 

@@ -8,6 +8,7 @@ are the book's form."""
 import ast
 import inspect
 import os
+import sys
 
 import pytest
 
@@ -57,6 +58,17 @@ def layer(name):
     raise AssertionError('%s.py belongs to no layer: a section goes in '
                          'cli.SECTIONS, the rest into core/, tools/ or '
                          'exercises/' % name.replace('.', '/'))
+
+
+def test_no_module_shadows_the_standard_library():
+    """tools/peer_torch.py runs as a script, its folder first on the path:
+    a module there named like one of the standard library's (inspect.py)
+    would be imported in its place by numpy."""
+    stdlib = getattr(sys, 'stdlib_module_names', None)
+    if stdlib is None:
+        pytest.skip('Python < 3.10 lists no standard modules')
+    clash = [n for n in module_names() if n.split('.')[-1] in stdlib]
+    assert not clash, clash
 
 
 def test_the_top_holds_the_sections():

@@ -20,7 +20,7 @@ import unicodedata
 import mxnet as mx
 import numpy as np
 
-from ..core import cli
+from ..core import cli, flags
 from ..core.files import write_text
 from ..core.errors import BadInput
 from ..core.trainer import seed_all
@@ -184,8 +184,7 @@ def main(argv=None):
                    help='1/%d of the hidden units, %d epochs, %d '
                    'characters (also D2L_CH6_QUICK=1)' % (
                        QUICK_SHRINK, QUICK_EPOCHS, QUICK_CHARS))
-    p.add_argument('--report', metavar='PATH',
-                   help='write a Markdown report of the runs')
+    flags.add(p, '--report', 'exercises')
     args = p.parse_args(argv)
     cli.check_outputs([('--report', args.report)], args)
     chosen = select(args.ids)
