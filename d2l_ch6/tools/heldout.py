@@ -25,7 +25,6 @@ scored. ``--tune`` runs the small search that chose the recipe (on the
 validation split only); ``--ablations`` trains the best network without
 each tool.
 """
-import json
 import sys
 import time
 from dataclasses import asdict, dataclass, replace
@@ -33,11 +32,11 @@ from typing import Optional
 
 from ..core import cli, flags
 from .. import lang_model
-from ..core.files import atomic_path
+from ..core.files import write_text
+from . import heldout_report as report
 from ..core.corpus import default_prefixes, is_builtin
 from ..core.data import check_batches, load_corpus, num_batches, split_corpus
 from ..core.models import ModelSpec
-from ..core.plots import new_figure, save_figure
 from ..core.trainer import (BOOK, BOOK_GATED, Hyper, Trainer,
                             evaluate_perplexity, fit, seed_all)
 from .zoo import build_model, draw_uniform
@@ -289,65 +288,6 @@ def corpus_rows(name, args, ctx):
     return rows
 
 
-def table(rows):
-    """The Markdown table of one corpus' rows."""
-    lines = ['| model | recipe | training perplexity | held-out perplexity '
-             '| epoch kept (of) | training time |',
-             '|---|---|---|---|---|---|']
-    for r in rows:
-        epoch = '—' if r['best_epoch'] is None else '%d (%d)' % (
-            r['best_epoch'], r['epochs'])
-        held = '%.2f' % r['heldout_perplexity']
-        if 'best_heldout' in r:
-            held += ' (%.2f at epoch %d)' % (r['best_heldout'],
-                                              r['best_heldout_epoch'])
-        lines.append('| %s | %s | %.2f | %s | %s | %.0f s |' % (
-            r['model'], r['recipe'], r['train_perplexity'], held, epoch,
-            r['seconds']))
-    return '\n'.join(lines)
-
-
-def plot(path, rows):
-    """Training (dashed) and held-out (solid) perplexity per epoch of each
-    network: one panel per corpus and recipe."""
-    panels = sorted({(r['corpus'], r['recipe']) for r in rows
-                     if r['kind'] == 'network'})
-    if not panels:
-        return None
-    fig, _ = new_figure(figsize=(6.4 * min(len(panels), 2),
-                                 4.2 * ((len(panels) + 1) // 2)))
-    fig.clf()
-    for i, (corpus, recipe) in enumerate(panels):
-        ax = fig.add_subplot((len(panels) + 1) // 2, min(len(panels), 2),
-                             i + 1)
-        nets = [r for r in rows if (r['corpus'], r['recipe'])
-                == (corpus, recipe) and r['kind'] == 'network']
-        for j, r in enumerate(nets):
-            epochs = range(1, len(r['train_curve']) + 1)
-            ax.semilogy(epochs, r['heldout_curve'], '-', color='C%d' % j,
-                        label=r['model'])
-            ax.semilogy(epochs, r['train_curve'], '--', color='C%d' % j)
-        best = min((r['heldout_perplexity'] for r in rows if r['corpus']
-                    == corpus and r['kind'] == 'ngram'), default=None)
-        if best is not None:
-            ax.axhline(best, color='k', lw=0.8, ls=':',
-                       label='best n-gram (held-out)')
-        ax.set_title('%s, %s recipe' % (corpus, recipe), fontsize='medium')
-        ax.set_xlabel('epoch')
-        ax.set_ylabel('perplexity (solid: held-out, dashed: training)',
-                      fontsize='small')
-        ax.grid(True, which='both', alpha=0.3)
-        ax.legend(fontsize='x-small')
-    return save_figure(fig, path)
-
-
-def write_json(path, rows):
-    with atomic_path(path) as tmp:
-        with open(tmp, 'w', encoding='utf-8') as f:
-            json.dump(rows, f, ensure_ascii=False, indent=1)
-    return path
-
-
 # changes from the search's start (the default recipe with the book's
 # N(0, 0.01^2) start), tried per corpus (512 hiddens, 3x the time on a
 # 2-core CPU, was left out); the uniform start came last, on the best
@@ -401,7 +341,7 @@ def tune(names, args, ctx):
         print('  best: %s' % (best['change'],))
         rows += found
     if args.json:
-        print('rows written to %s' % write_json(args.json, rows))
+        print('rows written to %s' % report.write_json(args.json, rows))
     return rows
 
 
@@ -432,23 +372,33 @@ def main(argv=None):
                    'validation split only')
     for name in ('--json', '--plot', '--quiet'):
         flags.add(p, name, 'heldout')
+    for name in ('--report', '--rows'):
+        flags.add(p, name, 'heldout')
     args = p.parse_args(argv)
-    cli.check_outputs([('--json', args.json), ('--plot', args.plot)], args)
-    ctx = cli.setup(args)
-    names = [c.strip() for c in args.corpora.split(',') if c.strip()]
-    if args.tune:
-        return tune(names, args, ctx)
-    rows = []
-    for name in names:
-        rows_c = corpus_rows(name, args, ctx)
-        print()
-        print(table(rows_c))
-        print()
-        rows += rows_c
+    cli.check_outputs([('--json', args.json), ('--plot', args.plot),
+                       ('--report', args.report)], args)
+    if args.rows:
+        rows = report.read_rows(args.rows)
+    else:
+        ctx = cli.setup(args)
+        names = [c.strip() for c in args.corpora.split(',') if c.strip()]
+        if args.tune:
+            return tune(names, args, ctx)
+        rows = []
+        for name in names:
+            rows_c = corpus_rows(name, args, ctx)
+            print()
+            print(report.table(rows_c))
+            print()
+            rows += rows_c
     if args.json:
-        print('rows written to %s' % write_json(args.json, rows))
-    if args.plot and plot(args.plot, rows):
+        print('rows written to %s' % report.write_json(args.json, rows))
+    if args.plot and report.plot(args.plot, rows):
         print('plot written to %s' % args.plot)
+    if args.report:
+        write_text(args.report, report.markdown(
+            rows, ' '.join(['python -m d2l_ch6 heldout'] + (argv or []))))
+        print('report written to %s' % args.report)
     return rows
 
 
