@@ -3,15 +3,15 @@ number: fed the very parameters of ``RNNModel(rnn.RNN/GRU/LSTM)``, its
 outputs, final state and the gradients of every parameter equal the
 block's own, for every cell, deep, bidirectional and with an embedding;
 one training run in either form prints the same perplexities. And the
-fused clipping and update (one operator for all the weights) equal
-clipping, then sgd."""
+clipping folded into the update (one ``sgd_update`` a weight) equals
+clipping, then sgd, on either engine."""
 import mxnet as mx
 import numpy as np
 import pytest
 from mxnet import autograd, nd
 
 import d2l_ch6 as d2l
-from d2l_ch6.core import parity
+from d2l_ch6.core import optim, parity
 from d2l_ch6.core.models import ModelSpec, gluon_model
 from d2l_ch6.core.optim import Optimizer, clip_gradients
 from d2l_ch6.core.trainer import Trainer
@@ -98,8 +98,14 @@ def test_training_in_either_form_prints_the_same(cell, jay, ctx):
 
 @pytest.mark.parametrize('theta,wd', [(1e-3, 0.0), (1e3, 0.0), (0.05, 0.1),
                                       (None, 0.0)])
-def test_fused_clip_and_update_equal_the_two_steps(theta, wd, ctx):
-    shapes = [(V, H), (H, H), (H,), (H, V), (V,)] * 8  # 40: two groups
+@pytest.mark.parametrize('on_host', [True, False],
+                         ids=['naive-engine', 'threaded-engine'])
+def test_fused_clip_and_update_equal_the_two_steps(theta, wd, on_host, ctx,
+                                                   monkeypatch):
+    # both paths: the clip scale read back as a float (naive engine) and
+    # kept on the device (threaded engine, a GPU)
+    monkeypatch.setattr(optim, 'host_scale', lambda: on_host)
+    shapes = [(V, H), (H, H), (H,), (H, V), (V,)] * 8
     weights = [nd.random.normal(shape=s, ctx=ctx) for s in shapes]
     grads = [nd.random.normal(shape=s, ctx=ctx) for s in shapes]
     expected = [w.copy() for w in weights]

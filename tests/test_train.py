@@ -377,7 +377,15 @@ def host_syncs(monkeypatch):
 
 @pytest.mark.parametrize('kind', ['scratch-random', 'scratch-consecutive',
                                   'RNN', 'LSTM'])
-def test_one_host_sync_per_epoch(small_jay, ctx, kind, host_syncs):
+@pytest.mark.parametrize('on_host', [False, True],
+                         ids=['threaded-engine', 'naive-engine'])
+def test_one_host_sync_per_epoch(small_jay, ctx, kind, on_host, host_syncs,
+                                 monkeypatch):
+    # a threaded engine (a GPU's) must never wait for the device inside an
+    # epoch; under the naive engine everything has run when an operator
+    # returns, so reading the clip scale (one float a batch) waits for
+    # nothing and is the only other read
+    monkeypatch.setattr(d2l.core.optim, 'host_scale', lambda: on_host)
     corpus_indices, char_to_idx, idx_to_char, vocab_size = small_jay
     model = small_model(kind, vocab_size, ctx)
     host_syncs.clear()
@@ -387,7 +395,10 @@ def test_one_host_sync_per_epoch(small_jay, ctx, kind, host_syncs):
                       SMALL, ctx=ctx, is_random_iter=kind == 'scratch-random',
                       log=lambda line: None, report_last=False)
     assert len(history.epochs) == SMALL.num_epochs
-    assert len(host_syncs) == SMALL.num_epochs, host_syncs
+    per_batch = d2l.core.data.num_batches(
+        len(corpus_indices), SMALL.batch_size, SMALL.num_steps,
+        kind == 'scratch-random') * SMALL.num_epochs if on_host else 0
+    assert len(host_syncs) == SMALL.num_epochs + per_batch, host_syncs
 
 
 def test_the_book_syncs_every_batch(small_jay, ctx, host_syncs):

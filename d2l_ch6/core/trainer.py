@@ -13,7 +13,8 @@ so next to the fix:
 * the book reads the loss (``asscalar``) and the gradient norm back to the
   host twice per batch, which serialises MXNet's asynchronous engine; here
   the loss is summed and the gradients are clipped on the device, and the
-  host waits once per epoch;
+  host waits once per epoch (under the naive engine of a CPU mxnet, where
+  nothing is asynchronous, the clip scale is read as a float: free there);
 * ``math.exp`` of a diverged loss raises ``OverflowError``; here a diverged
   run stops with :class:`TrainingDiverged`, naming the epoch.
 """
