@@ -7,7 +7,6 @@ Nothing here reads globals set by argparse: a section's ``main(argv)``
 parses its own flags, turns them into an :class:`Options` and a
 :class:`~d2l_ch6.train.Hyper`, and passes those on.
 """
-import argparse
 import os
 import random
 import sys
@@ -82,8 +81,7 @@ def parser(module, doc, hp=None, train=True, impl=False,
     """
     title = doc.strip().splitlines()[0]
     p = ArgumentParser(
-        prog='python -m d2l_ch6.%s' % module, description=title,
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        prog='python -m d2l_ch6.%s' % module, description=title)
     g = p.add_argument_group('shared flags')
     if train:
         hp = book_hyper(hp or BOOK)

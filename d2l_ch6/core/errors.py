@@ -148,10 +148,28 @@ def refuse_environment(problems):
     raise BadInput(message)
 
 
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """A flag's default after its help where it says something (not None,
+    not a switch's False, not already in the help); the description and
+    the epilog as they are written."""
+
+    def _get_help_string(self, action):
+        text = action.help or ''
+        if any(action.default is v for v in (None, False, argparse.SUPPRESS)) \
+                or 'default' in text or not action.option_strings:
+            return text
+        return text + ' (default: %(default)s)'
+
+
 class ArgumentParser(argparse.ArgumentParser):
     """argparse's parser whose mistakes are one line, as every other error
     of the command line: ``error: PROG: what is wrong (PROG --help lists
-    the flags)``, exit status 2, without the usage block."""
+    the flags)``, exit status 2, without the usage block; its help shows
+    the defaults (:class:`HelpFormatter`)."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault('formatter_class', HelpFormatter)
+        super().__init__(*args, **kwargs)
 
     def error(self, message):
         self.exit(2, 'error: %s: %s (%s --help lists the flags)\n'

@@ -9,7 +9,6 @@ result printed, or all in one Markdown report. Usage::
     python -m d2l_ch6 exercises --quick          # all, a few epochs each
     python -m d2l_ch6 exercises --report docs/exercises.md   # all, full
 """
-import argparse
 import datetime
 import os
 import platform
@@ -164,17 +163,11 @@ def _anchor(id_):
     return id_.replace('.', '')
 
 
-class _Help(argparse.ArgumentDefaultsHelpFormatter,
-            argparse.RawDescriptionHelpFormatter):
-    """Defaults in the help, and the usage examples kept as written."""
-
-
 def main(argv=None):
     """Run the exercises named on the command line (all by default); print
     each result and return {id: Result} (``--list``: the IDs)."""
     argv = sys.argv[1:] if argv is None else list(argv)
     p = cli.parser('exercises', __doc__, train=False, command='exercises')
-    p.formatter_class = _Help
     p.epilog = 'usage examples:' + __doc__.split('Usage::')[1]
     p.add_argument('ids', nargs='*', metavar='ID',
                    help='exercise IDs or section numbers (default: all)')

@@ -51,8 +51,7 @@ def first_lines(text, num_lines):
 
 def parser():
     p = ArgumentParser(
-        prog='python -m d2l_ch6 generate', description=__doc__.split('\n')[0],
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        prog='python -m d2l_ch6 generate', description=__doc__.split('\n')[0])
     p.add_argument('checkpoint', help='a file written by --save')
     p.add_argument('--prefix', default=None,
                    help="the text to continue (default: the checkpoint's "

@@ -25,6 +25,7 @@ scored. ``--tune`` runs the small search that chose the recipe (on the
 validation split only); ``--ablations`` trains the best network without
 each tool.
 """
+import argparse
 import sys
 import time
 from dataclasses import asdict, dataclass, replace
@@ -406,7 +407,7 @@ def _names(text):
     names = [n.strip() for n in text.split(',') if n.strip()]
     unknown = [n for n in names if n not in NETWORKS]
     if unknown or not names:
-        raise cli.argparse.ArgumentTypeError(
+        raise argparse.ArgumentTypeError(
             'unknown network(s) %s: choose from %s'
             % (', '.join(unknown) or '(none)', ','.join(NETWORKS)))
     return names

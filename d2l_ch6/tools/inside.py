@@ -22,7 +22,6 @@ once, as in training, so its guess for a character has seen that
 character and those after it: the page says so. A text longer than
 ``--max-chars`` is cut, and the page and the output say so.
 """
-import argparse
 import math
 import os
 
@@ -44,8 +43,7 @@ MAX_VALUES = 20_000_000  # values of a trace (8 bytes each) kept at most
 
 def parser():
     p = ArgumentParser(
-        prog='python -m d2l_ch6 inspect', description=__doc__.split('\n')[0],
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        prog='python -m d2l_ch6 inspect', description=__doc__.split('\n')[0])
     p.add_argument('checkpoint', help='a file written by --save')
     source = p.add_mutually_exclusive_group(required=True)
     source.add_argument('--text', metavar='FILE',

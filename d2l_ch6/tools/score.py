@@ -18,7 +18,6 @@ predicted from everything before it: that is the figure ``inspect`` shows
 (for a bidirectional model, also give ``--num-steps`` the text's length:
 ``inspect`` reads such a model's text at once).
 """
-import argparse
 import json
 import math
 import os
@@ -160,8 +159,7 @@ def score(model, corpus_indices, num_steps, ctx, batch_size=1):
 
 def parser():
     p = ArgumentParser(
-        prog='python -m d2l_ch6 score', description=__doc__.split('\n')[0],
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        prog='python -m d2l_ch6 score', description=__doc__.split('\n')[0])
     p.add_argument('checkpoint', help='a file written by --save')
     p.add_argument('file', help='the text to score (UTF-8, or UTF-16/32 '
                    'with a BOM; or a .zip holding one)')
