@@ -122,6 +122,23 @@ def test_lines_kept_from_training_to_generation(tmp_path, cache):
     assert r.stdout.count('\n') > 3  # the model's lines, printed as lines
 
 
+def test_a_smoke_run_scores_only_the_first_held_out_characters(tmp_path,
+                                                               cache,
+                                                               capsys):
+    # --max-batches: the last evaluation reads --eval-chars, not the whole
+    # held-out part (minutes on a large text); a full run reads it all
+    path = tmp_path / 'poem.txt'
+    path.write_text(POEM, encoding='utf-8')
+    args = [str(path), '--valid-frac', '0.5', '--eval-chars', '300',
+            '--epochs', '1'] + TINY
+    smoke = train.main(args + ['--save', str(tmp_path / 'a.params'),
+                               '--max-batches', '2'])
+    assert smoke.final['chars'] == 300
+    assert 'reads the first 300 of its' in capsys.readouterr().out
+    full = train.main(args + ['--save', str(tmp_path / 'b.params')])
+    assert full.final['chars'] == len(POEM) - len(POEM) // 2 > 300
+
+
 def test_the_checkpoint_keeps_the_best_evaluation(tmp_path, cache,
                                                  monkeypatch, ctx):
     """Evaluations scripted best at the 2nd: the checkpoint's model (what

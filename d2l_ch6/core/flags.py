@@ -91,9 +91,10 @@ FLAGS = {
     '--epochs': Flag(
         'epochs to train in all (a resumed run counts the epochs it has)',
         positive_int, BOOK, dest='num_epochs',
-        defaults={'train': 30},
+        defaults={'train': 50},
         why='the sections: the book\'s 250 (6.4, 6.5, 6.9, 6.10) or 160 '
-        '(6.7, 6.8); train: a cap, early stopping ends most runs sooner'),
+        '(6.7, 6.8); train: a cap (char-rnn\'s max_epochs), early stopping '
+        'ends most runs sooner'),
     '--num-hiddens': Flag(
         'hidden units of a layer', positive_int, BOOK,
         defaults={'6.2': 4, '6.6': 32, 'train': 256},

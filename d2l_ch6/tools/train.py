@@ -49,16 +49,10 @@ SHARED = ('--epochs', '--num-hiddens', '--num-layers', '--cell', '--impl',
           '--ctx', '--lower')
 
 
-class _Help(cli.argparse.ArgumentDefaultsHelpFormatter,
-            cli.argparse.RawDescriptionHelpFormatter):
-    """Each flag's default, and the epilog as it is written."""
-
-
 def parser():
     p = ArgumentParser(
         prog='python -m d2l_ch6 train', description=__doc__.split('\n\n')[0]
-        .replace('\n', ' '), epilog=__doc__.split('\n\n', 1)[1],
-        formatter_class=_Help)
+        .replace('\n', ' '), epilog=__doc__.split('\n\n', 1)[1])
     p.add_argument('file', metavar='FILE', help='a text file (UTF-8, or '
                    'UTF-16/32 with a BOM, or a .zip of one), or jaychou / '
                    'timemachine')
@@ -71,7 +65,7 @@ def parser():
     p.add_argument('--eval-chars', type=flags.positive_int, default=100000,
                    metavar='N', help='the evaluations on the way read the '
                    'first N held-out characters; the last reads them all '
-                   '(default: 100000)')
+                   '(but after --max-batches)')
     p.add_argument('--max-batches', type=flags.positive_int, metavar='N',
                    help='stop after N batches (a smoke run; a way to time '
                    'the start)')
@@ -267,6 +261,11 @@ def _final(trainer, valid, args, hp, ctx):
         return
     if trainer.best_arrays is not None:
         trainer.model.load_state_dict(trainer.best_arrays)
+    if args.max_batches and len(valid) > args.eval_chars:
+        # a smoke run: not minutes of scoring a large held-out part
+        print('--max-batches: the held-out figure reads the first %d of '
+              'its %d characters' % (args.eval_chars, len(valid)))
+        valid = valid[:args.eval_chars]
     l_sum, n = evaluate_loss(trainer.model, valid, hp.num_steps, ctx,
                              hp.batch_size)
     loss = mean(l_sum, n)
