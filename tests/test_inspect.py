@@ -339,3 +339,26 @@ def test_any_text_survives_the_page():
     page = render(d, ['!a </b> warning', 'a note'])
     assert read_data(page) == d
     assert '&lt;/b&gt; warning' in page and '</script><b>' not in page
+
+
+def test_plot_unit_shades_each_character_by_its_value(tmp_path):
+    # the notebook's figure: positive values red, negative blue, in the
+    # cells of the characters that carry them (read back from the PNG)
+    import matplotlib.image
+    from d2l_ch6.core.plots import plot_unit
+    text = '分开 不分开\nab'
+    values = [1.0, 1.0, 0, -1.0, -1.0, -1.0, 0, 0, 0]
+    path = plot_unit(str(tmp_path / 'unit.png'), text, values, 'unit 7',
+                     per_row=3)
+    pixels = matplotlib.image.imread(path)[..., :3]
+    red = (pixels[..., 0] > 0.5) & (pixels[..., 2] < 0.3)
+    blue = (pixels[..., 2] > 0.5) & (pixels[..., 0] < 0.3)
+    # three rows of three cells, left of the colour bar: red only in the
+    # top row, blue only in the middle one
+    cells = slice(0, int(0.7 * pixels.shape[1]))
+    rows_red = np.nonzero(red[:, cells].any(axis=1))[0]
+    rows_blue = np.nonzero(blue[:, cells].any(axis=1))[0]
+    assert len(rows_red) and len(rows_blue)
+    assert rows_red.max() < rows_blue.min()
+    with pytest.raises(ValueError, match='3 values for 9 characters'):
+        plot_unit(str(tmp_path / 'x.png'), text, values[:3], 'x')
