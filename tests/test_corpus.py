@@ -118,6 +118,11 @@ def test_prefixes_are_drawn_from_the_text():
     assert len(first) == len(second) == 2
     assert first in chinese and second in chinese
     assert chinese.count(first) >= chinese.count(second)
+    # lines kept: a line is not a word, and no prefix holds a line break
+    lined = chinese.replace(' ', '\n')
+    assert corpus.prefixes_from_text(lined) == (first, second)
+    assert corpus.prefixes_from_text('the cat\nand the dog\nand the\n'
+                                     * 3) == ('the', 'and')
 
 
 def test_train_save_generate_in_a_new_process(poems, tmp_path):

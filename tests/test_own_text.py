@@ -238,3 +238,12 @@ def test_a_large_text_costs_little_memory(tmp_path):
         peaks[name] = _peak_rss(['train', str(path)] + args, tmp_path, env)
     assert size > 20e6
     assert peaks['large'] - peaks['small'] < 80e6, peaks
+
+
+def test_a_built_in_text_samples_from_its_own_prefix(tmp_path, cache):
+    # the lyrics from the book's 分开, not from a pair of characters the
+    # text happens to repeat most
+    trainer = train.main(['jaychou', '--save', str(tmp_path / 'j.params'),
+                          '--max-batches', '1', '--eval-chars', '200']
+                         + TINY)
+    assert trainer.hp.prefixes == ('分开',)

@@ -168,17 +168,21 @@ def default_prefixes(name):
 
 def prefixes_from_text(text, k=2):
     """``k`` short prefixes drawn from a text of the user's: its most
-    frequent words (runs of 2-12 characters between spaces), or, for a text
-    without spaces (Chinese), its most frequent pairs of characters. Ties
-    go to the earlier one."""
-    words = collections.Counter(w for w in text.split(' ')
-                                if 2 <= len(w) <= 12)
+    frequent words (runs of 2-12 characters between white space), or, for
+    a text mostly of CJK characters (no spaces between words), its most
+    frequent pairs of characters within a line. Ties go to the earlier
+    one."""
+    words = collections.Counter()
+    letters = [c for c in text if not c.isspace()]
+    # CJK (U+2E80-U+9FFF): no spaces between words, whatever the lines
+    if sum('\u2e80' <= c <= '\u9fff' for c in letters) <= len(letters) / 2:
+        words.update(w for w in text.split() if 2 <= len(w) <= 12)
     if len(words) < k:
         words = collections.Counter(
             text[i:i + 2] for i in range(len(text) - 1)
-            if ' ' not in text[i:i + 2])
+            if not (text[i].isspace() or text[i + 1].isspace()))
     if len(words) < k:
-        words = collections.Counter(c for c in text if c != ' ')
+        words = collections.Counter(c for c in text if not c.isspace())
     return tuple(w for w, _ in words.most_common(k))
 
 

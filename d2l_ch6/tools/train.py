@@ -36,7 +36,7 @@ from ..core.hyper import Hyper, check_memory
 from ..core.models import ModelSpec
 from ..core.predict import predict, sampler
 from ..core.trainer import Trainer, evaluate_loss, mean
-from ..core.corpus import is_builtin, prefixes_from_text
+from ..core.corpus import default_prefixes, is_builtin, prefixes_from_text
 from .zoo import build_model, draw_uniform
 
 # the flags it shares with the sections and the tools (core/flags.py
@@ -224,6 +224,8 @@ def _hyper(args, train, idx_to_char):
     """The Hyper of ``args``; the prefixes from the text's start."""
     if args.prefixes:
         prefixes = tuple(p.replace('\\n', '\n') for p in args.prefixes)
+    elif is_builtin(args.file):  # the book's 分开 for the lyrics
+        prefixes = default_prefixes(args.file)[:1]
     else:
         head = ''.join(idx_to_char[i] for i in train[:100000])
         prefixes = prefixes_from_text(head.replace(UNK, ' '), k=1)
