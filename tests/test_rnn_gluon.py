@@ -78,7 +78,7 @@ def test_book_schedule(no_quick, capsys):
     Measured once here (2-core CPU shared with other jobs): final
     perplexity 1.731 after 147.2 s of training (150.5 s for the test);
     the bound leaves ~15 % for other CPUs' float rounding."""
-    history = rnn_gluon.main(['--ctx', 'cpu'])
+    history = rnn_gluon.main(['--ctx', 'cpu']).history
     with capsys.disabled():
         print('\n6.5 book schedule: final perplexity %.3f, %.1f s'
               % (history.perplexity[-1], sum(history.seconds)))
