@@ -30,7 +30,7 @@ SECTIONS = {'%s-%s.ipynb' % (number, module.replace('_', '-')):
 # pictures a reader looks at instead of reading (at least this many PNGs)
 PICTURES = {'6.3-lang-model-dataset.ipynb': 1, '6.4-rnn-scratch.ipynb': 1,
             '6.5-rnn-gluon.ipynb': 1, '6.6-bptt.ipynb': 1,
-            '6.7-gru.ipynb': 1, '6.8-lstm.ipynb': 2,
+            '6.7-gru.ipynb': 1, '6.8-lstm.ipynb': 3,
             '6.9-deep-rnn.ipynb': 1, '6.10-bi-rnn.ipynb': 2}
 CELL_TIMEOUT = 900  # seconds; quick mode needs far less
 
