@@ -53,7 +53,7 @@ def uninstall():
 def install():
     """Add the finder, unless mxnet is imported already or the user
     turned the hook off."""
-    # the words of d2l_ch6._env.switch (a wrong value: the package says so)
+    # the words of d2l_ch6.core.env.switch (a wrong value: the package says so)
     if os.environ.get('D2L_CH6_NO_HOOK', '').strip().lower() in (
             '1', 'true', 'yes', 'on'):
         return

@@ -4,7 +4,7 @@ two ways of sampling mini-batches.
 The book's demo: the first 40 characters, the vocabulary size (1027 for
 the first 10,000 characters), the first 20 characters with their indices,
 and both samplers on ``range(30)`` with batch size 2 and 6 time steps.
-The samplers themselves live in :mod:`d2l_ch6.data`, shared by every
+The samplers themselves live in :mod:`d2l_ch6.core.data`, shared by every
 section. The concise version reads the same windows through ``gluon.data``:
 a Dataset of windows and a DataLoader that batches them in the samplers'
 order, shown equal batch for batch.

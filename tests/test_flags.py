@@ -4,6 +4,7 @@ each flag that changes its model alone (tiny models, one epoch). A
 section that prints an error, or raises, fails."""
 import contextlib
 import importlib
+import importlib.util
 import io
 import os
 import re
@@ -156,6 +157,19 @@ def test_every_shared_flag_has_the_tables_meaning_and_default(
             if name == '--pred-period' and hp is not None:
                 expected = cli.book_hyper(hp).pred_period
             assert action.default == expected, (command, name)
+
+
+@pytest.mark.parametrize('command', sorted(MODULES))
+def test_usage_names_a_command_that_runs(command, monkeypatch):
+    """The usage line (and every error, which repeats it) names a command a
+    user can type: `python -m d2l_ch6 COMMAND` or an importable module."""
+    prog = parser_of(command, monkeypatch).prog
+    words = prog.split()
+    assert words[:2] == ['python', '-m'], prog
+    if words[2] == 'd2l_ch6':
+        assert words[3:] == [command], prog
+    else:
+        assert words[3:] == [] and importlib.util.find_spec(words[2]), prog
 
 
 def test_a_flag_two_commands_take_is_in_the_table(monkeypatch):

@@ -226,3 +226,49 @@ def test_teaching_cells_are_the_books_form(module, cell):
     assert 'nd.dot(X, W_x' in source
     for fast_word in ('take', 'Embedding', 'FullyConnected', 'x_dot'):
         assert fast_word not in source
+
+
+def _resolves(dotted):
+    """True when ``d2l_ch6.a.b.c`` is a module, or an attribute of one."""
+    import importlib
+    import importlib.util
+    parts = dotted.split('.')
+    for k in range(len(parts), 0, -1):
+        name = '.'.join(parts[:k])
+        try:
+            found = importlib.util.find_spec(name)
+        except ModuleNotFoundError:  # its parent is missing
+            found = None
+        if found is None:
+            continue
+        obj = importlib.import_module(name)
+        for attr in parts[k:]:
+            if not hasattr(obj, attr):
+                return False
+            obj = getattr(obj, attr)
+        return True
+    return False
+
+
+def test_every_dotted_name_in_the_code_docs_and_notebooks_exists():
+    """A module moved (core/, tools/) leaves no reader pointed at its old
+    place: every d2l_ch6.x.y named in a docstring, a doc or a notebook is
+    there (d2l_ch6.MODULE is a placeholder)."""
+    import glob
+    import re
+    root = os.path.dirname(PACKAGE)
+    files = (glob.glob(os.path.join(PACKAGE, '**', '*.py'), recursive=True)
+             + glob.glob(os.path.join(root, 'docs', '*.md'))
+             + glob.glob(os.path.join(root, 'notebooks', '*.ipynb'))
+             + [os.path.join(root, 'README.md')])
+    missing = {}
+    for path in files:
+        if not os.path.exists(path):
+            continue  # an installed package has no docs beside it
+        with open(path, encoding='utf-8') as f:
+            named = set(re.findall(r'd2l_ch6(?:\.[A-Za-z_]\w*)+', f.read()))
+        for dotted in named - {'d2l_ch6.MODULE'}:
+            if not _resolves(dotted):
+                missing.setdefault(dotted, []).append(
+                    os.path.relpath(path, root))
+    assert not missing, missing

@@ -1,11 +1,11 @@
 """The command-line frame: the sections, the flags every section shares,
 the options they make and training a model with those options (the
 runner that turns a user's mistake into one message, not a traceback, is
-:func:`d2l_ch6.errors.run`).
+:func:`d2l_ch6.core.errors.run`).
 
 Nothing here reads globals set by argparse: a section's ``main(argv)``
 parses its own flags, turns them into an :class:`Options` and a
-:class:`~d2l_ch6.train.Hyper`, and passes those on.
+:class:`~d2l_ch6.core.hyper.Hyper`, and passes those on.
 """
 import os
 import random
@@ -69,7 +69,7 @@ DATA = ('--seed', '--ctx', '--corpus', '--num-chars', '--lower',
 
 
 def parser(module, doc, hp=None, train=True, impl=False,
-           command=flags.SECTIONS, data=DATA):
+           command=flags.SECTIONS, data=DATA, prog=None):
     """An ArgumentParser for section ``module`` with the shared flags of
     :mod:`flags`, as ``command`` has them.
 
@@ -77,11 +77,12 @@ def parser(module, doc, hp=None, train=True, impl=False,
     them); ``train=False`` keeps only the data and device flags;
     ``impl=True`` adds --impl scratch|gluon|both, --dropout and
     --embed-size for a section that trains both forms; ``data`` names the
-    data and device flags it takes (all by default).
+    data and device flags it takes (all by default); ``prog`` the usage
+    line's command where ``python -m d2l_ch6.MODULE`` is not one (a tool).
     """
     title = doc.strip().splitlines()[0]
     p = ArgumentParser(
-        prog='python -m d2l_ch6.%s' % module, description=title)
+        prog=prog or 'python -m d2l_ch6.%s' % module, description=title)
     g = p.add_argument_group('shared flags')
     if train:
         hp = book_hyper(hp or BOOK)

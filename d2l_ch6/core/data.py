@@ -1,6 +1,6 @@
 """Section 6.3's data pipeline, shared by every section: the vocabulary
 of a corpus, the two samplers of mini-batches, and held-out splits. The
-text itself comes from :mod:`d2l_ch6.corpus`.
+text itself comes from :mod:`d2l_ch6.core.corpus`.
 
 Defined in section 6.3 (语言模型数据集（周杰伦专辑歌词）).
 """

@@ -348,6 +348,7 @@ def tune(names, args, ctx):
 
 def main(argv=None):
     p = cli.parser('heldout', __doc__, train=False, command='heldout',
+                   prog='python -m d2l_ch6 heldout',
                    data=[f for f in cli.DATA if f != '--corpus'])
     p.add_argument('--corpora', default='jaychou,timemachine',
                    metavar='NAME|PATH,...', help='the texts to measure, '
