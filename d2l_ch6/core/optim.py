@@ -26,8 +26,14 @@ def clip_gradients(grads, theta):
     host."""
     scale = clip_scale(grads, theta)
     if scale is not None:
-        for g in grads:
-            nd.broadcast_mul(g, scale, out=g)
+        scale_gradients(grads, scale)
+
+
+def scale_gradients(grads, scale):
+    """g *= scale for each of ``grads``, ``scale`` a (1,) array on the
+    device (no wait for it)."""
+    for g in grads:
+        nd.broadcast_mul(g, scale, out=g)
 
 
 def clip_scale(grads, theta):
@@ -121,8 +127,7 @@ class Optimizer:
                               out=w)
             return
         if scale is not None:
-            for g in grads:
-                nd.broadcast_mul(g, scale, out=g)
+            scale_gradients(grads, scale)
         self.update(weights, grads)
 
     def cut(self, factor):
